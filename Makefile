@@ -1,0 +1,48 @@
+# Two entry points for a fresh machine (Python 3.11+):
+#   make book   set up .venv and build the book into _build/html (warnings are errors)
+#   make test   set up .venv (+ Debian chromium) and run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup book book-quick test test-unit test-notebooks test-browser chromium results clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+# The main job: the book at the "book" scale (stored results where they exist).
+book: setup
+	INFOFLOW_SCALE=$${INFOFLOW_SCALE:-book} $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+
+# The book at the quick scale (what CI builds and the browser test opens).
+book-quick: setup
+	INFOFLOW_SCALE=quick $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test-unit: setup
+	$(PY) -m pytest -q tests -m "not browser"
+
+test-notebooks: setup
+	INFOFLOW_SCALE=quick $(PY) -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg book -p no:cacheprovider
+
+test-browser: book-quick chromium
+	$(PY) -m pytest -q tests -m browser
+
+test: setup chromium
+	$(MAKE) test-unit
+	$(MAKE) test-notebooks
+	$(MAKE) test-browser
+
+clean:
+	rm -rf _build .jupyter_cache

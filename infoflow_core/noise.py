@@ -1,0 +1,175 @@
+"""Noisy neurons (Section 2 of the paper): ``T_ℓ = S_ℓ + Z_ℓ`` with
+``Z_ℓ ~ N(0, β² I)``, and sampling of the ``S_ℓ`` that the SP estimator needs."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import torch
+from torch import nn
+
+from ._validation import check_beta, check_positive_int, check_tensor
+
+__all__ = ["GaussianNoise", "sample_representations", "noise_sampling"]
+
+
+class GaussianNoise(nn.Module):
+    """Additive white Gaussian noise on every neuron: ``T = S + β·Z``, ``Z ~ N(0, I)``.
+
+    Place it after any layer (linear, convolution, pooling, an activation). It adds
+    noise in training mode and while representations are sampled for estimation
+    (see :func:`sample_representations`); it is the identity in eval mode and when
+    ``beta == 0`` (the deterministic network).
+
+    Parameters
+    ----------
+    beta : float
+        The noise standard deviation β ≥ 0 (same units as the layer's output).
+    generator : torch.Generator, optional
+        Source of the noise. ``None`` uses torch's default generator, like
+        ``nn.Dropout``; pass one for reproducible training. It must live on the
+        device of the inputs.
+
+    Shape
+    -----
+    Input ``(*)``, output ``(*)``, same dtype and device.
+
+    Examples
+    --------
+    >>> noise = GaussianNoise(0.1).eval()
+    >>> noise(torch.ones(2)).tolist()
+    [1.0, 1.0]
+    """
+
+    def __init__(self, beta: float, generator: torch.Generator | None = None):
+        super().__init__()
+        self.beta = check_beta(beta, "beta", allow_zero=True)
+        self.generator = generator
+        self.sampling = False  # set by noise_sampling(): noise on even in eval mode
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}"
+
+    @property
+    def active(self) -> bool:
+        """Whether the next forward pass adds noise."""
+        return self.beta > 0 and (self.training or self.sampling)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return s
+        z = torch.randn(s.shape, generator=self.generator, device=s.device, dtype=s.dtype)
+        return s + self.beta * z
+
+
+def _noise_modules(model: nn.Module) -> list[GaussianNoise]:
+    return [m for m in model.modules() if isinstance(m, GaussianNoise)]
+
+
+@contextlib.contextmanager
+def noise_sampling(model: nn.Module, generator: torch.Generator | None = None):
+    """Context: every :class:`GaussianNoise` in ``model`` adds noise (drawn from
+    ``generator`` when given) while the rest of the model is in eval mode
+    (no dropout, batch norm uses running statistics). Restores all flags on exit."""
+    modules = _noise_modules(model)
+    was_training = model.training
+    saved = [(m.sampling, m.generator) for m in modules]
+    model.eval()
+    for m in modules:
+        m.sampling = True
+        if generator is not None:
+            m.generator = generator
+    try:
+        yield modules
+    finally:
+        for m, (sampling, gen) in zip(modules, saved):
+            m.sampling, m.generator = sampling, gen
+        model.train(was_training)
+
+
+def _auto_input_chunk(n_x: int, budget_rows: int = 1 << 16) -> int:
+    return max(1, budget_rows // max(n_x, 1))
+
+
+@torch.no_grad()
+def sample_representations(model: nn.Module, x: torch.Tensor, n_x: int, *,
+                           generator: torch.Generator | None = None,
+                           chunk_size: int | str = "auto") -> list[torch.Tensor]:
+    """Feed each input ``n_x`` times with the noise on and collect, for every
+    :class:`GaussianNoise` module in forward order, the tensor ``S_ℓ`` entering it.
+
+    ``S_ℓ = f_ℓ(T_{ℓ−1})`` is the layer's value *before* its own noise: the centres of
+    the Gaussian mixtures of equation (1) of the paper.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A network containing :class:`GaussianNoise` modules. Its parameters' device
+        is used; other layers run in eval mode (dropout off).
+    x : Tensor, shape (n_inputs, ...)
+        The inputs, on the model's device.
+    n_x : int
+        Noise realizations per input (``n_x`` in the paper).
+    generator : torch.Generator, optional
+        Source of all noise (on the model's device).
+    chunk_size : int or "auto"
+        Inputs per forward pass; "auto" keeps about 65,536 rows per pass.
+
+    Returns
+    -------
+    list of Tensor, each of shape (n_inputs, n_x, d_ℓ)
+        ``S_ℓ`` flattened per sample, on the model's device. Realizations of layer 1
+        are identical (``S_1 = f_1(x)`` is deterministic); deeper layers differ.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(1, 2), nn.Tanh(), GaussianNoise(0.1))
+    >>> [s.shape for s in sample_representations(net, torch.zeros(5, 1), 3)]
+    [torch.Size([5, 3, 2])]
+    """
+    n_x = check_positive_int(n_x, "n_x")
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 1 or x.shape[0] == 0:
+        raise ValueError(f"x must have a non-empty first (input) axis, got shape {tuple(x.shape)}")
+    if x.is_floating_point():
+        check_tensor(x, "x", ndim=x.dim())
+    modules = _noise_modules(model)
+    if not modules:
+        raise ValueError("model contains no GaussianNoise module: nothing to sample")
+    if chunk_size == "auto":
+        chunk = _auto_input_chunk(n_x)
+    else:
+        chunk = check_positive_int(chunk_size, "chunk_size")
+
+    captured: list[list[torch.Tensor]] = [[] for _ in modules]
+    current: dict[int, torch.Tensor] = {}
+
+    def make_hook(k):
+        def hook(_module, inputs):
+            current[k] = inputs[0]
+        return hook
+
+    handles = [m.register_forward_pre_hook(make_hook(k)) for k, m in enumerate(modules)]
+    try:
+        with noise_sampling(model, generator):
+            for start in range(0, x.shape[0], chunk):
+                xb = x[start:start + chunk]  # (b, ...)
+                b = xb.shape[0]
+                xr = xb.repeat_interleave(n_x, dim=0)  # (b * n_x, ...)
+                current.clear()
+                model(xr)
+                for k in range(len(modules)):
+                    if k not in current:
+                        raise ValueError(f"GaussianNoise module {k} was not called in the forward pass")
+                    captured[k].append(current[k].reshape(b, n_x, -1))  # (b, n_x, d_k)
+    finally:
+        for h in handles:
+            h.remove()
+    return [torch.cat(parts, dim=0) for parts in captured]  # each (n_inputs, n_x, d_k)
+
+
+def conditional_entropy_first_layer(d: int, beta: float) -> float:
+    """``h(T_1 | X) = (d/2) ln(2πeβ²)`` in nats (footnote 3 of the paper)."""
+    return 0.5 * d * math.log(2 * math.pi * math.e * beta * beta)
