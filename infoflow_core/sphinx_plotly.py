@@ -1,14 +1,39 @@
 """A Sphinx extension that serves plotly.js from the book's own static files.
 
-At build time it copies ``plotly.min.js`` from the installed plotly package (it is
-not committed) into a private static folder and adds it to every page, so figures
-written with ``include_plotlyjs=False`` draw with the network switched off.
+How the book's figures draw with no kernel and no network:
+
+1. In a notebook, :func:`infoflow_core.plots.show` emits each figure as ``text/html``:
+   a ``<div>`` plus an inline ``<script>`` calling ``Plotly.newPlot`` with the
+   figure's JSON, and *no* copy of plotly.js (``include_plotlyjs=False``).
+2. At build time this extension copies ``plotly.min.js`` from the installed plotly
+   package (so it always matches the Python plotly that wrote the figures; it is not
+   committed) into ``_build/_plotly_static/``, adds that folder to
+   ``html_static_path`` (Sphinx copies it to ``_build/html/_static/``) and adds
+   ``<script src="_static/plotly.min.js">`` to the ``<head>`` of every page, without
+   ``defer``/``async``: the browser runs it before the inline figure scripts in the
+   body, so ``window.Plotly`` exists when they call ``Plotly.newPlot``.
+3. It removes require.js from every page. myst-nb adds require.js (and the ipywidgets
+   HTML manager) from a CDN to any page whose notebook saved widget state; with
+   require.js present, plotly's UMD bundle registers itself as an AMD module instead
+   of setting ``window.Plotly`` and every figure on the page fails to draw. Widgets
+   cannot recompute in static HTML anyway: the book's live widget cells are tagged
+   ``remove-output`` and explained in a "Live in JupyterLab" admonition.
+4. It drops exact duplicate ``<script>`` entries (sphinx-thebe adds its inline
+   configuration twice, and the second copy is a JavaScript error on every page).
+
+The folder is kept outside the book's source ``_static/`` on purpose: Jupyter Book
+adds every ``*.js`` found there to every page a second time.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+__all__ = ["setup"]
+
+#: Scripts that must never reach a page with plotly figures (see the module docstring).
+_BLOCKED_SCRIPTS = ("require.js", "require.min.js", "embed-amd.js")
 
 
 def _plotly_js() -> Path:
@@ -20,6 +45,11 @@ def _plotly_js() -> Path:
     return path
 
 
+def _no_widget_js(app, config) -> None:
+    # myst-nb reads nb_ipywidgets_js at builder-inited; empty it before then.
+    config.nb_ipywidgets_js = {}
+
+
 def _add_static(app) -> None:
     static = Path(app.doctreedir).parent / "_plotly_static"
     static.mkdir(parents=True, exist_ok=True)
@@ -27,8 +57,39 @@ def _add_static(app) -> None:
     app.config.html_static_path.append(str(static))
 
 
+def _script_key(script) -> tuple:
+    attributes = getattr(script, "attributes", {}) or {}
+    return (str(script), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+
+
+def _clean_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Drop require.js & co. and exact duplicates from the page's ``<script>`` list.
+
+    Dropping require.js is a safety net behind :func:`_no_widget_js`: whatever adds
+    it, it does not ship. Duplicates: sphinx-thebe 0.3.1 registers its inline
+    ``const THEBE_JS_URL = ...`` script once per read pass, and a second copy raises
+    "Identifier 'THEBE_JS_URL' has already been declared" on every page.
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    kept, seen = [], set()
+    for script in scripts:
+        if str(script).split("?")[0].endswith(_BLOCKED_SCRIPTS):
+            continue
+        key = _script_key(script)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(script)
+    context["script_files"] = kept
+
+
 def setup(app):
+    app.connect("config-inited", _no_widget_js)
     app.connect("builder-inited", _add_static)
-    # Loaded in <head> before any figure's inline script runs.
+    # Later than myst-nb's own handler, so its per-page scripts are already listed.
+    app.connect("html-page-context", _clean_scripts, priority=900)
+    # Loaded in <head>, synchronously, before any figure's inline script runs.
     app.add_js_file("plotly.min.js", priority=200)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {"version": "1.1", "parallel_read_safe": True, "parallel_write_safe": True}

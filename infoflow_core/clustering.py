@@ -1,0 +1,142 @@
+"""Clustering measures (Sections 2 and 5 of the paper): pairwise distances split by
+class (Figs. 6 and 8) and cosine similarity between two models' representations
+(Fig. 3)."""
+
+from __future__ import annotations
+
+import torch
+
+from ._validation import check_tensor
+
+__all__ = ["pairwise_distances_by_class", "pairwise_distance_histograms", "cosine_similarities"]
+
+_ROW_BLOCK_ELEMENTS = 1 << 22
+
+
+def _check_labels(labels, n: int) -> torch.Tensor:
+    if not isinstance(labels, torch.Tensor):
+        labels = torch.as_tensor(labels)
+    if labels.dim() != 1:
+        raise ValueError(f"labels must be 1-D, got shape {tuple(labels.shape)}")
+    if labels.shape[0] != n:
+        raise ValueError(f"labels must have one entry per row of t ({n}), got {labels.shape[0]}")
+    return labels
+
+
+def _row_blocks(t: torch.Tensor):
+    """Yield (i0, i1, distances (i1−i0, n)) over blocks of rows."""
+    n = t.shape[0]
+    rows = max(1, _ROW_BLOCK_ELEMENTS // n)
+    for i0 in range(0, n, rows):
+        i1 = min(n, i0 + rows)
+        yield i0, i1, torch.cdist(t[i0:i1], t, compute_mode="donot_use_mm_for_euclid_dist")  # (r, n)
+
+
+def pairwise_distances_by_class(t: torch.Tensor, labels) -> tuple[torch.Tensor, torch.Tensor]:
+    """Euclidean distances of all pairs i < j, split by same or different label.
+
+    Parameters
+    ----------
+    t : Tensor, shape (n, d)
+        Representations (or inputs) of n samples.
+    labels : Tensor, shape (n,)
+        Class labels.
+
+    Returns
+    -------
+    within, between : Tensor, 1-D each
+        Distances of same-label and different-label pairs, in the dtype of ``t``
+        (pairs in row-major order of i < j). For very large n prefer
+        :func:`pairwise_distance_histograms`, whose memory does not grow with n².
+
+    Examples
+    --------
+    >>> w, b = pairwise_distances_by_class(torch.tensor([[0.0], [1.0], [3.0]]), torch.tensor([0, 0, 1]))
+    >>> w.tolist(), b.tolist()
+    ([1.0], [3.0, 2.0])
+    """
+    t = check_tensor(t, "t", ndim=2)
+    n = t.shape[0]
+    labels = _check_labels(labels, n).to(t.device)
+    within, between = [], []
+    for i0, i1, dist in _row_blocks(t):
+        j = torch.arange(n, device=t.device)
+        i = torch.arange(i0, i1, device=t.device)
+        upper = j.unsqueeze(0) > i.unsqueeze(1)  # (r, n)
+        same = labels[i0:i1].unsqueeze(1) == labels.unsqueeze(0)  # (r, n)
+        within.append(dist[upper & same])
+        between.append(dist[upper & ~same])
+    return torch.cat(within), torch.cat(between)
+
+
+def pairwise_distance_histograms(t: torch.Tensor, labels, bins) -> tuple[torch.Tensor, torch.Tensor]:
+    """Histograms of within- and between-class pairwise distances (pairs i < j),
+    computed block by block: memory O(n · block), never n².
+
+    Parameters
+    ----------
+    t : Tensor, shape (n, d)
+    labels : Tensor, shape (n,)
+    bins : Tensor, shape (k + 1,)
+        Increasing bin edges; bins are ``[e_0, e_1), …, [e_{k−1}, e_k]``. Distances
+        outside ``[e_0, e_k]`` are not counted (as in ``numpy.histogram``).
+
+    Returns
+    -------
+    within_counts, between_counts : Tensor of int64, shape (k,) each
+    """
+    t = check_tensor(t, "t", ndim=2)
+    n = t.shape[0]
+    labels = _check_labels(labels, n).to(t.device)
+    edges = torch.as_tensor(bins, dtype=torch.float64, device=t.device)
+    if edges.dim() != 1 or edges.numel() < 2:
+        raise ValueError(f"bins must be a 1-D tensor of at least 2 edges, got shape {tuple(edges.shape)}")
+    if not bool(torch.isfinite(edges).all()) or not bool((edges[1:] > edges[:-1]).all()):
+        raise ValueError("bins must be finite and strictly increasing")
+    k = edges.numel() - 1
+    within = torch.zeros(k, dtype=torch.long, device=t.device)
+    between = torch.zeros(k, dtype=torch.long, device=t.device)
+    for i0, i1, dist in _row_blocks(t):
+        j = torch.arange(n, device=t.device)
+        i = torch.arange(i0, i1, device=t.device)
+        upper = j.unsqueeze(0) > i.unsqueeze(1)  # (r, n)
+        same = labels[i0:i1].unsqueeze(1) == labels.unsqueeze(0)  # (r, n)
+        d64 = dist.to(torch.float64)
+        idx = torch.bucketize(d64, edges, right=True) - 1  # (r, n): bin of each distance
+        idx[d64 == edges[-1]] = k - 1  # the last bin is closed
+        inside = (idx >= 0) & (idx < k)
+        for mask, acc in ((upper & same & inside, within), (upper & ~same & inside, between)):
+            acc += torch.bincount(idx[mask], minlength=k)
+    return within, between
+
+
+def cosine_similarities(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-12) -> torch.Tensor:
+    """Cosine similarity between two models' representations of the same inputs.
+
+    ``cos_i = ⟨a_i, b_i⟩ / (‖a_i‖ ‖b_i‖)`` over the layer's units, one value per
+    input (the paper's Fig. 3 compares the deterministic CNN with each noisy or
+    dropout CNN this way, layer by layer).
+
+    Parameters
+    ----------
+    a, b : Tensor, shape (n, d)
+        Row i of each is the same input's representation in the two models.
+    eps : float
+        Norms are clamped below at ``eps`` (an all-zero row gives 0).
+
+    Returns
+    -------
+    Tensor, shape (n,), in [−1, 1].
+
+    Examples
+    --------
+    >>> cosine_similarities(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 1.0]])).tolist()
+    [0.7071067690849304]
+    """
+    a = check_tensor(a, "a", ndim=2)
+    b = check_tensor(b, "b", ndim=2)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    dot = (a * b).sum(dim=1)  # (n,)
+    norms = a.norm(dim=1).clamp_min(eps) * b.norm(dim=1).clamp_min(eps)  # (n,)
+    return (dot / norms).clamp(-1.0, 1.0)

@@ -1,0 +1,304 @@
+"""Differential entropy of Gaussian mixtures (Section 3.2 of the paper).
+
+The SP estimator reduces every entropy to that of a *known* mixture
+
+    p = (1/n) Σ_i N(c_i, β² I_d),        h(p) = −E_{G∼p}[ln p(G)]   (nats),
+
+which has no closed form. :func:`gm_entropy` evaluates it by Monte Carlo
+integration, :func:`gm_entropy_bounds` brackets it with the Kolchinsky–Tracey
+pairwise bounds, and :func:`gm_entropy_1d` computes it by quadrature for d = 1
+(the reference that tests and the book compare against).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._kernels import log_kernel_sums
+from ._validation import check_beta, check_chunk_size, check_positive_int, check_tensor
+
+__all__ = ["Estimate", "gaussian_entropy", "gm_entropy", "gm_entropy_bounds", "gm_entropy_1d"]
+
+#: Mixture entropies whose Monte Carlo samples are drawn together (memory bound).
+_SAMPLE_BLOCK_ELEMENTS = 1 << 22
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A Monte Carlo estimate in nats.
+
+    Attributes
+    ----------
+    value : float
+        The estimate.
+    stderr : float
+        Its Monte Carlo standard error (``inf`` when it cannot be estimated,
+        i.e. from a single sample).
+    """
+
+    value: float
+    stderr: float
+
+    def __float__(self) -> float:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        spec = spec or ".4f"
+        return f"{format(self.value, spec)} ± {format(self.stderr, spec)}"
+
+
+def gaussian_entropy(d: int, beta: float) -> float:
+    """Entropy of N(0, β² I_d): ``(d/2) ln(2πeβ²)`` nats.
+
+    >>> round(gaussian_entropy(1, 1.0), 6)
+    1.418939
+    """
+    return 0.5 * d * math.log(2.0 * math.pi * math.e * beta * beta)
+
+
+def _stratified_indices(B: int, n: int, n_mc: int, generator, device) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Components of the ``n_mc`` samples of each of ``B`` mixtures of ``n`` components.
+
+    Every component gets ``m = n_mc // n`` samples; the ``r = n_mc mod n`` others go
+    to distinct components chosen uniformly at random. Returns ``idx`` (B, n_mc),
+    per-component counts (B, n), and m.
+    """
+    m, r = divmod(n_mc, n)
+    parts = []
+    if m:
+        parts.append(torch.arange(n, device=device).repeat(m).expand(B, m * n))  # (B, m·n)
+    if r:
+        perm = torch.rand(B, n, generator=generator, device=device).argsort(dim=-1)  # (B, n)
+        parts.append(perm[:, :r])  # (B, r)
+    idx = torch.cat(parts, dim=1)  # (B, n_mc)
+    counts = torch.zeros(B, n, device=device, dtype=torch.long)
+    counts.scatter_add_(1, idx, torch.ones_like(idx))
+    return idx, counts, m
+
+
+def _gm_entropy_batched(centers: torch.Tensor, beta: float, n_mc: int, generator,
+                        chunk_size) -> tuple[torch.Tensor, torch.Tensor]:
+    """Monte Carlo entropies of B mixtures at once.
+
+    Parameters
+    ----------
+    centers : Tensor, shape (B, n, d)
+    n_mc : int
+        Samples per mixture.
+
+    Returns
+    -------
+    values, stderrs : Tensor, shape (B,) each, float64, on ``centers.device``.
+    """
+    B, n, d = centers.shape
+    device, dtype = centers.device, centers.dtype
+    const = math.log(n) + 0.5 * d * math.log(2.0 * math.pi * beta * beta)
+    # Sampling blocks depend on (n_mc, d) only, never on chunk_size: the same
+    # generator state gives the same samples whatever the chunking.
+    block = max(1, _SAMPLE_BLOCK_ELEMENTS // max(1, n_mc * d))
+    values = torch.empty(B, dtype=torch.float64, device=device)
+    stderrs = torch.empty(B, dtype=torch.float64, device=device)
+    for b0 in range(0, B, block):
+        c = centers[b0:b0 + block]  # (b, n, d)
+        b = c.shape[0]
+        idx, counts, m = _stratified_indices(b, n, n_mc, generator, device)  # (b, n_mc), (b, n)
+        noise = torch.randn(b, n_mc, d, generator=generator, device=device, dtype=dtype)  # (b, n_mc, d)
+        samples = torch.gather(c, 1, idx.unsqueeze(-1).expand(b, n_mc, d)) + beta * noise  # (b, n_mc, d)
+        lse = log_kernel_sums(samples, c, beta, chunk_size=chunk_size)  # (b, n_mc)
+        v = const - lse.to(torch.float64)  # −ln p(sample), (b, n_mc)
+        if m >= 1:
+            cnt = torch.gather(counts, 1, idx).to(torch.float64)  # (b, n_mc)
+            w = 1.0 / (n * cnt)  # stratified weights; each component weighs 1/n
+            est = (w * v).sum(dim=1)  # (b,)
+        else:
+            est = v.mean(dim=1)
+        if m >= 2:
+            # Stratified variance: Σ_i s_i² / (n² k_i), s_i² the sample variance in stratum i.
+            sums = torch.zeros(b, n, dtype=torch.float64, device=device).scatter_add_(1, idx, v)
+            means = sums / counts.to(torch.float64)  # (b, n)
+            dev2 = (v - torch.gather(means, 1, idx)) ** 2  # (b, n_mc)
+            ss = torch.zeros(b, n, dtype=torch.float64, device=device).scatter_add_(1, idx, dev2)
+            k = counts.to(torch.float64)
+            var = (ss / (k - 1.0) / (n * n * k)).sum(dim=1)
+        elif n_mc >= 2:
+            # Too few samples per stratum: the i.i.d. formula (an upper bound).
+            var = v.var(dim=1, unbiased=True) / n_mc
+        else:
+            var = torch.full((b,), math.inf, dtype=torch.float64, device=device)
+        values[b0:b0 + b] = est
+        stderrs[b0:b0 + b] = var.sqrt()
+    return values, stderrs
+
+
+def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
+               generator: torch.Generator | None = None,
+               chunk_size: int | str = "auto") -> Estimate:
+    """Differential entropy of ``(1/n) Σ_i N(c_i, β² I_d)`` by Monte Carlo integration.
+
+    ``h = −E[ln p(G)]``, G drawn from the mixture (Section 3.2 of the paper).
+    Samples are stratified over the components (each gets ``n_mc // n`` samples,
+    the remainder goes to distinct random components), which keeps the estimate
+    unbiased and lowers its variance. Memory is O((n + n_mc)·d) plus a bounded
+    block: the n × n_mc matrix is never formed.
+
+    Parameters
+    ----------
+    centers : Tensor, shape (n, d)
+        The mixture's centres (float32 or float64, any device).
+    beta : float
+        Component standard deviation β > 0.
+    n_mc : int
+        Monte Carlo samples in all (≥ 1).
+    generator : torch.Generator, optional
+        Source of the samples, on ``centers.device``.
+    chunk_size : int or "auto"
+        Centres per block of pairwise work (see ``_kernels.log_kernel_sums``).
+
+    Returns
+    -------
+    Estimate
+        ``value`` and ``stderr`` in nats.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> est = gm_entropy(torch.zeros(1, 2, dtype=torch.float64), 1.0, n_mc=10_000, generator=g)
+    >>> abs(est.value - gaussian_entropy(2, 1.0)) < 4 * est.stderr
+    True
+    """
+    centers = check_tensor(centers, "centers", ndim=2)
+    beta = check_beta(beta)
+    n_mc = check_positive_int(n_mc, "n_mc")
+    chunk_size = check_chunk_size(chunk_size)
+    values, stderrs = _gm_entropy_batched(centers.unsqueeze(0), beta, n_mc, generator, chunk_size)
+    return Estimate(float(values[0]), float(stderrs[0]))
+
+
+def gm_entropy_bounds(centers: torch.Tensor, beta: float, *,
+                      chunk_size: int | str = "auto") -> tuple[float, float]:
+    """Kolchinsky–Tracey (2017) pairwise bounds on the mixture entropy, in nats.
+
+    With ``D_ij = ‖c_i − c_j‖²`` and ``h_0 = (d/2) ln(2πeβ²)``::
+
+        upper (KL)           h ≤ h_0 − (1/n) Σ_i ln[(1/n) Σ_j exp(−D_ij / (2β²))]
+        lower (Bhattacharyya) h ≥ h_0 − (1/n) Σ_i ln[(1/n) Σ_j exp(−D_ij / (8β²))]
+
+    Both are exact for one component and for infinitely separated ones
+    (``h_0 + ln n``). The n × n work is chunked.
+
+    Parameters
+    ----------
+    centers : Tensor, shape (n, d)
+    beta : float
+
+    Returns
+    -------
+    (lower, upper) : tuple of float
+
+    Examples
+    --------
+    >>> lo, up = gm_entropy_bounds(torch.tensor([[0.0], [100.0]], dtype=torch.float64), 1.0)
+    >>> round(lo - gaussian_entropy(1, 1.0), 6), round(up - gaussian_entropy(1, 1.0), 6)
+    (0.693147, 0.693147)
+    """
+    centers = check_tensor(centers, "centers", ndim=2)
+    beta = check_beta(beta)
+    n, d = centers.shape
+    h0 = gaussian_entropy(d, beta)
+    c = centers.unsqueeze(0)  # (1, n, d)
+    lse_kl = log_kernel_sums(c, c, beta, chunk_size=chunk_size).to(torch.float64)  # (1, n)
+    lse_bh = log_kernel_sums(c, c, 2.0 * beta, chunk_size=chunk_size).to(torch.float64)  # (1, n)
+    upper = h0 + math.log(n) - float(lse_kl.mean())
+    lower = h0 + math.log(n) - float(lse_bh.mean())
+    return lower, upper
+
+
+def gm_entropy_1d(centers, beta: float, *, points_per_beta: int = 32, tail: float = 12.0) -> float:
+    """Entropy of a 1-D mixture ``(1/n) Σ_i N(c_i, β²)`` by Gauss–Legendre quadrature.
+
+    ``h = −∫ p(t) ln p(t) dt`` over the union of ``[c_i − 12β, c_i + 12β]`` (the
+    integrand outside is below 1e-28), split into panels of width β/2 with 16 nodes
+    each. Accurate to about 1e-10 nats; float64 NumPy throughout.
+
+    Parameters
+    ----------
+    centers : Tensor or array, shape (n,) or (n, 1)
+    beta : float
+        Component standard deviation β > 0.
+
+    Returns
+    -------
+    float
+        The entropy in nats.
+
+    Examples
+    --------
+    >>> round(gm_entropy_1d([0.0], 1.0), 8)  # ½ ln(2πe)
+    1.41893853
+    """
+    if isinstance(centers, torch.Tensor):
+        if centers.dim() == 2 and centers.shape[1] == 1:
+            centers = centers[:, 0]
+        check_tensor(centers, "centers", ndim=1)
+        c = centers.detach().to("cpu", torch.float64).numpy()
+    else:
+        c = np.asarray(centers, dtype=np.float64)
+        if c.ndim == 2 and c.shape[1] == 1:
+            c = c[:, 0]
+        if c.ndim != 1:
+            raise ValueError(f"centers must have shape (n,) or (n, 1), got {c.shape}")
+        if c.size == 0:
+            raise ValueError("centers must not be empty")
+        if not np.isfinite(c).all():
+            raise ValueError("centers contains NaN or infinite values")
+    beta = check_beta(beta)
+    c = np.sort(c)
+    n = c.size
+    # Merge the intervals [c_i − tail·β, c_i + tail·β].
+    lo, hi = c - tail * beta, c + tail * beta
+    starts = [lo[0]]
+    ends = [hi[0]]
+    for a, b in zip(lo[1:], hi[1:]):
+        if a <= ends[-1]:
+            ends[-1] = max(ends[-1], b)
+        else:
+            starts.append(a)
+            ends.append(b)
+    nodes16, weights16 = np.polynomial.legendre.leggauss(16)
+    panel = beta / 2.0
+    total = 0.0
+    log_norm = math.log(n) + 0.5 * math.log(2.0 * math.pi * beta * beta)
+    for a, b in zip(starts, ends):
+        k = max(1, int(math.ceil((b - a) / panel)))
+        edges = np.linspace(a, b, k + 1)
+        half = 0.5 * (edges[1:] - edges[:-1])  # (k,)
+        mid = 0.5 * (edges[1:] + edges[:-1])  # (k,)
+        t = (mid[:, None] + half[:, None] * nodes16[None, :]).ravel()  # (k·16,)
+        w = (half[:, None] * weights16[None, :]).ravel()  # (k·16,)
+        logp = _log_mixture_1d(t, c, beta) - log_norm  # (k·16,)
+        total -= float(np.sum(w * np.exp(logp) * logp))
+    return total
+
+
+def _log_mixture_1d(t: np.ndarray, c: np.ndarray, beta: float, block: int = 1 << 22) -> np.ndarray:
+    """``log Σ_i exp(−(t − c_i)² / (2β²))`` for sorted centres ``c``, only over centres
+    within 40β of each node (the rest contribute below e^{-800})."""
+    out = np.empty_like(t)
+    width = 40.0 * beta
+    step = max(1, block // max(1, c.size))
+    for s in range(0, t.size, step):
+        tt = t[s:s + step]
+        lo = np.searchsorted(c, tt.min() - width)
+        hi = np.searchsorted(c, tt.max() + width)
+        cc = c[lo:hi]
+        if cc.size == 0:
+            out[s:s + step] = -np.inf
+            continue
+        a = -((tt[:, None] - cc[None, :]) ** 2) / (2.0 * beta * beta)  # (t, c)
+        amax = a.max(axis=1, keepdims=True)
+        out[s:s + step] = (amax + np.log(np.exp(a - amax).sum(axis=1, keepdims=True)))[:, 0]
+    return out

@@ -1,0 +1,256 @@
+"""The MNIST CNN of Sections 2 and 5.2 of the paper, alone and as a stack of many
+models trained together.
+
+The network (the paper calls it a "four-layer CNN"; the layout follows the lead in
+the project's notes, with batch norm)::
+
+    x (1×28×28) ─ conv 5×5, 1→16, pad 2 ─ BN ─ tanh ─ noise|dropout ─ max-pool 2  → T_1 (16×14×14 = 3136)
+                ─ conv 5×5, 16→32, pad 2 ─ BN ─ tanh ─ noise|dropout ─ max-pool 2 → T_2 (32×7×7 = 1568)
+                ─ linear 1568→128 ─ BN ─ tanh ─ noise|dropout                      → T_3 (128)
+                ─ linear 128→10                                                   → T_4 (10, the logits)
+
+``noise`` is :class:`~infoflow_core.noise.GaussianNoise` (``T = S + βZ``); ``dropout``
+is inverted dropout with probability ``p``; the deterministic model has neither.
+Weights are Xavier-uniform, biases zero.
+
+:class:`MnistCNN` is one model (an ordinary ``nn.Module``; the SP estimator's
+:func:`~infoflow_core.sample_representations` works on it).
+:class:`StackedMnistCNN` holds ``M`` such models in one module: the convolutions are
+grouped convolutions with ``groups = M``, the linear layers batched matrix products, and
+batch norm over ``M × channels`` channels is exactly per-model batch norm. Each model
+reads its own mini-batch, so Table 1's 48 models (6 variants × 8 seeds) train in one
+forward/backward pass per step.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._validation import check_beta, check_positive_int
+from ..noise import GaussianNoise
+
+__all__ = ["MnistCNN", "StackedMnistCNN", "LAYER_DIMS", "LAYER_NAMES"]
+
+#: Width of each representation T_1 … T_4 (flattened).
+LAYER_DIMS = (16 * 14 * 14, 32 * 7 * 7, 128, 10)
+#: Short names of the representations, in order.
+LAYER_NAMES = ("T1 (conv 1)", "T2 (conv 2)", "T3 (dense)", "T4 (logits)")
+
+
+def _check_p(p) -> float:
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        raise ValueError(f"p must be a number in [0, 1), got {p!r}") from None
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"p must be in [0, 1) (a dropout probability), got {p}")
+    return p
+
+
+class MnistCNN(nn.Module):
+    """One MNIST CNN (Section 2 of the paper).
+
+    Parameters
+    ----------
+    beta : float
+        Standard deviation β of the Gaussian noise after each hidden tanh (0: none).
+    p : float
+        Dropout probability after each hidden tanh (0: none). Use β or p, not both.
+    batch_norm : bool
+        Batch norm before each hidden tanh (our choice; the paper is silent).
+    generator : torch.Generator, optional
+        Source of the initial weights (Xavier-uniform, zero biases) and of the noise.
+
+    Shape
+    -----
+    Input ``(n, 1, 28, 28)`` or ``(n, 28, 28)``; output logits ``(n, 10)``.
+
+    Examples
+    --------
+    >>> net = MnistCNN(beta=0.1, generator=torch.Generator().manual_seed(0))
+    >>> net(torch.zeros(2, 28, 28)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, beta: float = 0.0, p: float = 0.0, *, batch_norm: bool = True,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        self.beta = check_beta(beta, "beta", allow_zero=True)
+        self.p = _check_p(p)
+        if self.beta > 0 and self.p > 0:
+            raise ValueError(f"use noise (beta={beta}) or dropout (p={p}), not both")
+        self.batch_norm = bool(batch_norm)
+        self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
+        self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
+        self.fc1 = nn.Linear(32 * 7 * 7, 128)
+        self.fc2 = nn.Linear(128, 10)
+        norm = (lambda c, two_d: (nn.BatchNorm2d(c) if two_d else nn.BatchNorm1d(c))) if batch_norm \
+            else (lambda c, two_d: nn.Identity())
+        self.bn1, self.bn2, self.bn3 = norm(16, True), norm(32, True), norm(128, False)
+
+        def regulariser():
+            if self.p > 0:
+                return nn.Dropout(self.p)
+            return GaussianNoise(self.beta, generator=generator)
+
+        self.reg1, self.reg2, self.reg3 = regulariser(), regulariser(), regulariser()
+        for layer in (self.conv1, self.conv2, self.fc1, self.fc2):
+            nn.init.xavier_uniform_(layer.weight, generator=generator)
+            nn.init.zeros_(layer.bias)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, p={self.p}, batch_norm={self.batch_norm}"
+
+    def representations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """``[T_1, T_2, T_3, T_4]``, each flattened to ``(n, d_ℓ)`` (dims :data:`LAYER_DIMS`),
+        in the module's current mode (noise/dropout on in training mode only)."""
+        if x.dim() == 3:
+            x = x.unsqueeze(1)  # (n, 1, 28, 28)
+        t1 = F.max_pool2d(self.reg1(torch.tanh(self.bn1(self.conv1(x)))), 2)  # (n, 16, 14, 14)
+        t2 = F.max_pool2d(self.reg2(torch.tanh(self.bn2(self.conv2(t1)))), 2)  # (n, 32, 7, 7)
+        t3 = self.reg3(torch.tanh(self.bn3(self.fc1(t2.flatten(1)))))  # (n, 128)
+        t4 = self.fc2(t3)  # (n, 10)
+        return [t1.flatten(1), t2.flatten(1), t3, t4]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.representations(x)[-1]
+
+
+class StackedMnistCNN(nn.Module):
+    """``M`` MNIST CNNs held and run as one module (grouped convolutions).
+
+    Model ``m`` has noise level ``betas[m]`` and dropout probability ``ps[m]``; its
+    parameters are slices of the stacked ones (``conv1.weight[16m:16m+16]`` …).
+    Build it from single models with :meth:`from_models` and take one back out with
+    :meth:`model`.
+
+    Parameters
+    ----------
+    betas, ps : sequence of float, length M
+        Noise standard deviations and dropout probabilities (per model).
+    batch_norm : bool
+        Per-model batch norm before each hidden tanh.
+
+    Shape
+    -----
+    Input ``(n, M, 28, 28)`` (model ``m`` reads ``x[:, m]``) or ``(n, 28, 28)`` (every
+    model reads the same images); output logits ``(n, M, 10)``.
+    """
+
+    def __init__(self, betas: Sequence[float], ps: Sequence[float] | None = None, *,
+                 batch_norm: bool = True):
+        super().__init__()
+        betas = [check_beta(b, "betas", allow_zero=True) for b in betas]
+        m = check_positive_int(len(betas), "len(betas)")
+        ps = [0.0] * m if ps is None else [_check_p(p) for p in ps]
+        if len(ps) != m:
+            raise ValueError(f"ps must have one entry per model ({m}), got {len(ps)}")
+        self.n_models = m
+        self.batch_norm = bool(batch_norm)
+        self.register_buffer("betas", torch.tensor(betas))
+        self.register_buffer("ps", torch.tensor(ps))
+        self.conv1 = nn.Conv2d(m, 16 * m, 5, padding=2, groups=m)
+        self.conv2 = nn.Conv2d(16 * m, 32 * m, 5, padding=2, groups=m)
+        self.fc1_weight = nn.Parameter(torch.empty(m, 128, 32 * 7 * 7))
+        self.fc1_bias = nn.Parameter(torch.zeros(m, 128))
+        self.fc2_weight = nn.Parameter(torch.empty(m, 10, 128))
+        self.fc2_bias = nn.Parameter(torch.zeros(m, 10))
+        if batch_norm:
+            self.bn1, self.bn2, self.bn3 = nn.BatchNorm2d(16 * m), nn.BatchNorm2d(32 * m), nn.BatchNorm1d(128 * m)
+        else:
+            self.bn1 = self.bn2 = self.bn3 = nn.Identity()
+        #: While True, Gaussian noise is added in eval mode as well (dropout stays off).
+        self.noisy_eval = False
+
+    @classmethod
+    def from_models(cls, models: Sequence[MnistCNN]) -> "StackedMnistCNN":
+        """Stack copies of the parameters and batch-norm statistics of ``models``."""
+        if not models:
+            raise ValueError("models must not be empty")
+        bn = models[0].batch_norm
+        if any(mdl.batch_norm != bn for mdl in models):
+            raise ValueError("models must all use batch norm or all not")
+        first = next(models[0].parameters())
+        stack = cls([mdl.beta for mdl in models], [mdl.p for mdl in models], batch_norm=bn)
+        stack = stack.to(device=first.device, dtype=first.dtype)
+        with torch.no_grad():
+            stack.conv1.weight.copy_(torch.cat([mdl.conv1.weight for mdl in models]))  # (16M, 1, 5, 5)
+            stack.conv1.bias.copy_(torch.cat([mdl.conv1.bias for mdl in models]))
+            stack.conv2.weight.copy_(torch.cat([mdl.conv2.weight for mdl in models]))  # (32M, 16, 5, 5)
+            stack.conv2.bias.copy_(torch.cat([mdl.conv2.bias for mdl in models]))
+            stack.fc1_weight.copy_(torch.stack([mdl.fc1.weight for mdl in models]))  # (M, 128, 1568)
+            stack.fc1_bias.copy_(torch.stack([mdl.fc1.bias for mdl in models]))
+            stack.fc2_weight.copy_(torch.stack([mdl.fc2.weight for mdl in models]))  # (M, 10, 128)
+            stack.fc2_bias.copy_(torch.stack([mdl.fc2.bias for mdl in models]))
+            if bn:
+                for name in ("bn1", "bn2", "bn3"):
+                    dst = getattr(stack, name)
+                    srcs = [getattr(mdl, name) for mdl in models]
+                    for attr in ("weight", "bias", "running_mean", "running_var"):
+                        getattr(dst, attr).copy_(torch.cat([getattr(s, attr) for s in srcs]))
+                    dst.num_batches_tracked.copy_(srcs[0].num_batches_tracked)
+        return stack
+
+    def model(self, m: int) -> MnistCNN:
+        """A standalone :class:`MnistCNN` with model ``m``'s parameters (a copy)."""
+        if not 0 <= m < self.n_models:
+            raise ValueError(f"m must be in [0, {self.n_models}), got {m}")
+        ref = self.fc1_weight
+        net = MnistCNN(float(self.betas[m]), float(self.ps[m]), batch_norm=self.batch_norm)
+        net = net.to(device=ref.device, dtype=ref.dtype)
+        with torch.no_grad():
+            net.conv1.weight.copy_(self.conv1.weight[16 * m:16 * (m + 1)])
+            net.conv1.bias.copy_(self.conv1.bias[16 * m:16 * (m + 1)])
+            net.conv2.weight.copy_(self.conv2.weight[32 * m:32 * (m + 1)])
+            net.conv2.bias.copy_(self.conv2.bias[32 * m:32 * (m + 1)])
+            net.fc1.weight.copy_(self.fc1_weight[m]), net.fc1.bias.copy_(self.fc1_bias[m])
+            net.fc2.weight.copy_(self.fc2_weight[m]), net.fc2.bias.copy_(self.fc2_bias[m])
+            if self.batch_norm:
+                for name, c in (("bn1", 16), ("bn2", 32), ("bn3", 128)):
+                    src, dst = getattr(self, name), getattr(net, name)
+                    for attr in ("weight", "bias", "running_mean", "running_var"):
+                        getattr(dst, attr).copy_(getattr(src, attr)[c * m:c * (m + 1)])
+                    dst.num_batches_tracked.copy_(src.num_batches_tracked)
+        return net.train(self.training)
+
+    def _regularise(self, h: torch.Tensor, channels: int, generator: torch.Generator | None) -> torch.Tensor:
+        """Dropout (training only) then Gaussian noise (training, or eval with
+        ``noisy_eval``) on ``h`` of shape ``(n, M*channels, ...)``."""
+        n = h.shape[0]
+        extra = (1,) * (h.dim() - 2)
+        per_channel = (1, self.n_models, 1) + extra  # broadcast over (n, M, channels, ...)
+        hm = h.reshape(n, self.n_models, channels, *h.shape[2:])  # (n, M, c, ...)
+        if self.training and bool((self.ps > 0).any()):
+            keep = 1.0 - self.ps.to(h.dtype).reshape(per_channel)
+            u = torch.rand(hm.shape, generator=generator, device=h.device, dtype=h.dtype)
+            hm = hm * (u < keep) / keep
+        if (self.training or self.noisy_eval) and bool((self.betas > 0).any()):
+            z = torch.randn(hm.shape, generator=generator, device=h.device, dtype=h.dtype)
+            hm = hm + self.betas.to(h.dtype).reshape(per_channel) * z
+        return hm.reshape(h.shape)
+
+    def representations(self, x: torch.Tensor, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        """``[T_1, T_2, T_3, T_4]`` of every model, each of shape ``(n, M, d_ℓ)``."""
+        m = self.n_models
+        if x.dim() == 3:
+            x = x.unsqueeze(1).expand(-1, m, -1, -1)  # (n, M, 28, 28)
+        if x.dim() != 4 or x.shape[1] != m:
+            raise ValueError(f"x must have shape (n, {m}, 28, 28) or (n, 28, 28), got {tuple(x.shape)}")
+        n = x.shape[0]
+        h = torch.tanh(self.bn1(self.conv1(x)))  # (n, 16M, 28, 28)
+        t1 = F.max_pool2d(self._regularise(h, 16, generator), 2)  # (n, 16M, 14, 14)
+        h = torch.tanh(self.bn2(self.conv2(t1)))  # (n, 32M, 14, 14)
+        t2 = F.max_pool2d(self._regularise(h, 32, generator), 2)  # (n, 32M, 7, 7)
+        t2f = t2.reshape(n, m, 32 * 7 * 7)  # (n, M, 1568)
+        a3 = torch.einsum("nmi,moi->nmo", t2f, self.fc1_weight) + self.fc1_bias  # (n, M, 128)
+        h = torch.tanh(self.bn3(a3.reshape(n, m * 128)))  # (n, 128M)
+        t3 = self._regularise(h, 128, generator).reshape(n, m, 128)  # (n, M, 128)
+        t4 = torch.einsum("nmi,moi->nmo", t3, self.fc2_weight) + self.fc2_bias  # (n, M, 10)
+        return [t1.reshape(n, m, -1), t2f, t3, t4]
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.representations(x, generator)[-1]

@@ -1,0 +1,124 @@
+"""The SZT network of Section 5.1: a fully connected 12-10-7-5-4-3-2 classifier whose
+hidden neurons are noisy, ``T_ℓ = σ(W_ℓ T_{ℓ−1} + b_ℓ) + Z_ℓ``, ``Z_ℓ ~ N(0, β² I)``."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._validation import check_beta
+from ..noise import GaussianNoise
+
+__all__ = ["SZT_WIDTHS", "ACTIVATIONS", "SZTNet", "orthonormalize_"]
+
+#: Layer widths of the SZT network, input first.
+SZT_WIDTHS = (12, 10, 7, 5, 4, 3, 2)
+
+#: Hidden activations the paper tries (tanh in Fig. 5(a, b), linear in Fig. 5(c), ReLU in the text).
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "linear": nn.Identity}
+
+
+class SZTNet(nn.Module):
+    """The noisy SZT network: every hidden layer is ``Linear → activation → GaussianNoise(β)``;
+    the output layer (2 logits) is linear without noise.
+
+    Parameters
+    ----------
+    activation : {"tanh", "relu", "linear"}
+        Hidden activation.
+    beta : float
+        Noise standard deviation β ≥ 0 (β = 0: the deterministic network).
+    widths : sequence of int
+        Layer widths, input first; default :data:`SZT_WIDTHS`.
+    generator : torch.Generator, optional
+        Source of the training noise (shared by all noise modules) and, when given,
+        of the initial weights (PyTorch's default initialization, drawn from it).
+
+    Attributes
+    ----------
+    hidden : nn.ModuleList of nn.Sequential
+        ``hidden[ℓ-1] = Sequential(Linear, activation, GaussianNoise)`` makes ``T_ℓ``.
+    out : nn.Linear
+        The output layer.
+
+    Shape
+    -----
+    Input ``(n, 12)``; output ``(n, 2)`` logits.
+
+    Examples
+    --------
+    >>> net = SZTNet("tanh", 0.005)
+    >>> [m.out_features for m in net.linears()]
+    [10, 7, 5, 4, 3, 2]
+    """
+
+    def __init__(self, activation: str = "tanh", beta: float = 0.005, *, widths=SZT_WIDTHS,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        widths = tuple(int(w) for w in widths)
+        if len(widths) < 3 or min(widths) < 1:
+            raise ValueError(f"widths must hold >= 3 positive sizes (input, hidden..., output), got {widths}")
+        self.activation = activation
+        self.beta = check_beta(beta, "beta", allow_zero=True)
+        self.widths = widths
+        self.hidden = nn.ModuleList(
+            nn.Sequential(nn.Linear(a, b), ACTIVATIONS[activation](), GaussianNoise(self.beta, generator))
+            for a, b in zip(widths[:-2], widths[1:-1])
+        )
+        self.out = nn.Linear(widths[-2], widths[-1])
+        if generator is not None:
+            self.reset_parameters(generator)
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator) -> None:
+        """PyTorch's default ``nn.Linear`` initialization (uniform on ±1/√fan_in for
+        weights and biases), drawn from ``generator``."""
+        for lin in self.linears():
+            bound = 1.0 / lin.in_features ** 0.5
+            for p in (lin.weight, lin.bias):
+                u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
+                p.copy_((2 * u - 1) * bound)
+
+    def linears(self) -> list[nn.Linear]:
+        """The affine maps in order, the output layer last."""
+        return [block[0] for block in self.hidden] + [self.out]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.hidden:
+            x = block(x)  # (n, d_ℓ)
+        return self.out(x)  # (n, 2)
+
+    @torch.no_grad()
+    def hidden_values(self, x: torch.Tensor, noisy: bool = False) -> list[torch.Tensor]:
+        """The hidden representations for inputs ``x``: the noiseless values ``S_ℓ = f_ℓ(x)``
+        of the deterministic network (``noisy=False``) or one noisy pass ``T_ℓ``.
+
+        Returns a list of tensors of shape ``(n, d_ℓ)``, ℓ = 1…L−1.
+        """
+        outs = []
+        for block in self.hidden:
+            lin, act, noise = block
+            s = act(lin(x))  # (n, d_ℓ)
+            x = s + noise.beta * torch.randn(s.shape, generator=noise.generator, device=s.device,
+                                             dtype=s.dtype) if (noisy and noise.beta > 0) else s
+            outs.append(s if not noisy else x)
+        return outs
+
+
+@torch.no_grad()
+def orthonormalize_(model: SZTNet, alpha: float) -> None:
+    """One step of Parseval regularization (Cisse et al., 2017), in place, on every
+    layer but the last: ``W ← (1 + α) W − α W Wᵀ W``.
+
+    It pulls the singular values of each ``W`` (shape ``(d_out, d_in)``) towards 1:
+    a singular value ``s`` becomes ``(1 + α) s − α s³`` (fixed point ``s = 1``).
+    Used for Fig. 5(b) of the paper, after every optimizer step.
+    """
+    alpha = float(alpha)
+    if not (alpha >= 0):
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    for lin in model.linears()[:-1]:
+        w = lin.weight  # (d_out, d_in)
+        w.copy_((1 + alpha) * w - alpha * (w @ w.T @ w))  # (d_out, d_out) @ (d_out, d_in)
