@@ -57,9 +57,15 @@ def _add_static(app) -> None:
     app.config.html_static_path.append(str(static))
 
 
+def _script_filename(script) -> str:
+    # Sphinx 7 passes _JavaScript objects (.filename, .attributes); older ones, str.
+    return str(getattr(script, "filename", script) or "")
+
+
 def _script_key(script) -> tuple:
+    # Priority left out on purpose: the duplicates differ only in it.
     attributes = getattr(script, "attributes", {}) or {}
-    return (str(script), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+    return (_script_filename(script), tuple(sorted((k, str(v)) for k, v in attributes.items())))
 
 
 def _clean_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -75,7 +81,7 @@ def _clean_scripts(app, pagename, templatename, context, doctree) -> None:
         return
     kept, seen = [], set()
     for script in scripts:
-        if str(script).split("?")[0].endswith(_BLOCKED_SCRIPTS):
+        if _script_filename(script).split("?")[0].endswith(_BLOCKED_SCRIPTS):
             continue
         key = _script_key(script)
         if key in seen:
