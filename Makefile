@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DOCTESTED := infoflow_core/entropy.py infoflow_core/mutual_information.py infoflow_core/binning.py infoflow_core/clustering.py infoflow_core/noise.py
 
 .PHONY: setup book book-quick test test-unit test-notebooks test-browser chromium results clean
 
@@ -31,7 +32,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test-unit: setup
-	$(PY) -m pytest -q tests -m "not browser"
+	$(PY) -m pytest -q -m "not browser" --doctest-modules tests $(DOCTESTED)
 
 test-notebooks: setup
 	INFOFLOW_SCALE=quick $(PY) -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg book -p no:cacheprovider

@@ -1,0 +1,107 @@
+"""Binning against a plain numpy count; distances against a brute-force loop."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from infoflow_core import (binned_entropy, binned_entropy_per_unit, cosine_similarities,
+                           pairwise_distance_histograms, pairwise_distances_by_class)
+
+
+def numpy_binned_entropy(t, bin_size, lo=-1.0, hi=1.0):
+    k = math.ceil((hi - lo) / bin_size - 1e-9)
+    idx = np.clip(np.floor((t - lo) / bin_size).astype(int), 0, k - 1)
+    counts = {}
+    for row in map(tuple, idx):
+        counts[row] = counts.get(row, 0) + 1
+    p = np.array(list(counts.values()), dtype=float) / len(idx)
+    return float(-(p * np.log(p)).sum())
+
+
+@pytest.mark.parametrize("bin_size", [2.0, 0.5, 0.1, 0.013, 1e-4])
+def test_binned_entropy_matches_numpy_count(bin_size):
+    t = np.tanh(np.random.default_rng(0).normal(size=(500, 3)) * 2)
+    got = binned_entropy(torch.from_numpy(t), bin_size=bin_size)
+    assert got == pytest.approx(numpy_binned_entropy(t, bin_size), abs=1e-12)
+    assert 0.0 <= got <= math.log(500) + 1e-12
+
+
+def test_binned_entropy_limits():
+    t = torch.rand(64, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert binned_entropy(t, bin_size=2.0) == 0.0  # one cell
+    assert binned_entropy(t, bin_size=1e-9) == pytest.approx(math.log(64), abs=1e-12)  # distinct rows
+
+
+def test_per_unit_matches_numpy():
+    t = np.tanh(np.random.default_rng(1).normal(size=(300, 4)))
+    got = binned_entropy_per_unit(torch.from_numpy(t), bin_size=0.25)
+    ref = [numpy_binned_entropy(t[:, [k]], 0.25) for k in range(4)]
+    assert got.shape == (4,)
+    assert got.tolist() == pytest.approx(ref, abs=1e-12)
+
+
+def test_value_range_and_bad_bins():
+    t = torch.tensor([[0.0], [5.0], [10.0]])
+    # Bins [0, 5) and [5, 10] (the top edge joins the last bin): counts 1 and 2.
+    assert binned_entropy(t, bin_size=5.0, value_range=(0, 10)) == pytest.approx(math.log(3) - 2 / 3 * math.log(2), abs=1e-12)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="bin_size"):
+            binned_entropy(t, bin_size=bad)
+    with pytest.raises(ValueError, match="value_range"):
+        binned_entropy(t, bin_size=1.0, value_range=(1, 1))
+    with pytest.raises(ValueError, match="t must have 2 dimensions"):
+        binned_entropy(torch.zeros(3), bin_size=1.0)
+    with pytest.raises(ValueError, match="t contains"):
+        binned_entropy(torch.tensor([[float("nan")]]), bin_size=1.0)
+
+
+def brute_force_distances(t, labels):
+    within, between = [], []
+    for i, j in itertools.combinations(range(len(t)), 2):
+        dist = math.sqrt(sum((a - b) ** 2 for a, b in zip(t[i], t[j])))
+        (within if labels[i] == labels[j] else between).append(dist)
+    return within, between
+
+
+def test_pairwise_distances_against_loop():
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=(40, 3))
+    labels = rng.integers(0, 3, size=40)
+    within, between = pairwise_distances_by_class(torch.from_numpy(t), torch.from_numpy(labels))
+    w_ref, b_ref = brute_force_distances(t.tolist(), labels.tolist())
+    assert within.tolist() == pytest.approx(w_ref, abs=1e-12)
+    assert between.tolist() == pytest.approx(b_ref, abs=1e-12)
+
+
+def test_histograms_match_numpy_histogram():
+    rng = np.random.default_rng(1)
+    t = rng.normal(size=(120, 5))
+    labels = rng.integers(0, 2, size=120)
+    w_ref, b_ref = brute_force_distances(t.tolist(), labels.tolist())
+    edges = np.linspace(0, 6, 25)
+    w, b = pairwise_distance_histograms(torch.from_numpy(t), torch.from_numpy(labels), torch.from_numpy(edges))
+    assert w.tolist() == np.histogram(w_ref, edges)[0].tolist()
+    assert b.tolist() == np.histogram(b_ref, edges)[0].tolist()
+
+
+def test_distances_bad_input():
+    with pytest.raises(ValueError, match="labels must have one entry per row"):
+        pairwise_distances_by_class(torch.zeros(3, 2), torch.zeros(4))
+    with pytest.raises(ValueError, match="labels must be 1-D"):
+        pairwise_distances_by_class(torch.zeros(3, 2), torch.zeros(3, 1))
+    with pytest.raises(ValueError, match="bins"):
+        pairwise_distance_histograms(torch.zeros(3, 2), torch.zeros(3), torch.tensor([1.0, 0.0]))
+
+
+def test_cosine_similarities():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(50, 8)), rng.normal(size=(50, 8))
+    got = cosine_similarities(torch.from_numpy(a), torch.from_numpy(b))
+    ref = [float(x @ y / np.linalg.norm(x) / np.linalg.norm(y)) for x, y in zip(a, b)]
+    assert got.tolist() == pytest.approx(ref, abs=1e-12)
+    assert cosine_similarities(torch.from_numpy(a), torch.from_numpy(2 * a)).tolist() == pytest.approx([1.0] * 50)
+    with pytest.raises(ValueError, match="same shape"):
+        cosine_similarities(torch.zeros(3, 2), torch.zeros(3, 3))

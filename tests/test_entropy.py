@@ -1,0 +1,213 @@
+"""Mixture entropy against closed forms, 1-D quadrature and its own metamorphic
+properties. Tolerances: Monte Carlo results within 4 standard errors (a 6e-5
+two-sided chance per check of a false alarm for a Gaussian error); deterministic
+results to float64 round-off."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infoflow_core import gaussian_entropy, gm_entropy, gm_entropy_1d, gm_entropy_bounds
+from tests.conftest import make_generator
+
+F64 = torch.float64
+
+
+def test_single_component_is_gaussian_entropy(device):
+    for d, beta in [(1, 0.01), (3, 0.5), (12, 0.005)]:
+        c = torch.randn(1, d, dtype=F64, device=device, generator=make_generator(device, d))
+        est = gm_entropy(c, beta, n_mc=20_000, generator=make_generator(device, 1))
+        exact = 0.5 * d * math.log(2 * math.pi * math.e * beta ** 2)
+        assert abs(est.value - exact) < 4 * est.stderr
+        assert 0 < est.stderr < 0.05 * math.sqrt(d)
+
+
+def test_far_apart_components_add_ln_n(device):
+    # Centres 100β apart: overlaps are below e^{-1000}; h = ln n + h(N(0, β²I)).
+    n, d, beta = 37, 3, 0.01
+    c = torch.zeros(n, d, dtype=F64, device=device)
+    c[:, 0] = torch.arange(n, dtype=F64, device=device)
+    est = gm_entropy(c, beta, n_mc=5 * n, generator=make_generator(device))
+    exact = math.log(n) + gaussian_entropy(d, beta)
+    assert abs(est.value - exact) < 4 * est.stderr
+    lo, up = gm_entropy_bounds(c, beta)
+    assert lo == pytest.approx(exact, abs=1e-12) and up == pytest.approx(exact, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_1d_mixtures_match_quadrature(seed):
+    g = torch.Generator().manual_seed(seed)
+    n = int(torch.randint(1, 20, (1,), generator=g))
+    beta = float(10 ** torch.empty(1).uniform_(-2, 0, generator=g))
+    c = torch.rand(n, 1, generator=g, dtype=F64) * 2 - 1
+    est = gm_entropy(c, beta, n_mc=8000, generator=g)
+    ref = gm_entropy_1d(c, beta)
+    assert abs(est.value - ref) < 4 * est.stderr, (est, ref)
+
+
+def test_quadrature_closed_forms():
+    # One component and far-apart components: exact to 1e-9 nats.
+    assert gm_entropy_1d([0.3], 0.01) == pytest.approx(gaussian_entropy(1, 0.01), abs=1e-9)
+    c = np.arange(5) * 1.0
+    assert gm_entropy_1d(c, 0.02) == pytest.approx(math.log(5) + gaussian_entropy(1, 0.02), abs=1e-9)
+    # Two coincident components are one Gaussian.
+    assert gm_entropy_1d([0.0, 0.0], 0.5) == pytest.approx(gaussian_entropy(1, 0.5), abs=1e-9)
+
+
+def test_quadrature_matches_scipy_quad():
+    # An independent adaptive quadrature (scipy) on a mixture with overlap.
+    from scipy import integrate
+    from scipy.special import logsumexp
+
+    c, beta = np.array([-0.4, 0.0, 0.05, 0.7]), 0.1
+
+    def integrand(t):
+        logp = logsumexp(-(t - c) ** 2 / (2 * beta ** 2)) - math.log(len(c)) - 0.5 * math.log(2 * math.pi * beta ** 2)
+        return -math.exp(logp) * logp
+
+    ref, err = integrate.quad(integrand, -3, 3, points=list(c), limit=500, epsabs=1e-13, epsrel=1e-13)
+    assert gm_entropy_1d(c, beta) == pytest.approx(ref, abs=1e-8)
+
+
+def test_bounds_bracket_monte_carlo(device):
+    g = make_generator(device, 3)
+    for d, beta in [(1, 0.05), (2, 0.2), (5, 0.3)]:
+        c = torch.rand(200, d, dtype=F64, device=device, generator=g)
+        lo, up = gm_entropy_bounds(c, beta)
+        est = gm_entropy(c, beta, n_mc=20_000, generator=g)
+        assert lo - 4 * est.stderr < est.value < up + 4 * est.stderr
+        assert lo <= up
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 50, "auto"])
+def test_chunk_size_does_not_change_the_result(chunk_size):
+    c = torch.rand(50, 4, dtype=F64, generator=torch.Generator().manual_seed(0))
+    ref = gm_entropy(c, 0.1, n_mc=333, generator=torch.Generator().manual_seed(1), chunk_size=50)
+    got = gm_entropy(c, 0.1, n_mc=333, generator=torch.Generator().manual_seed(1), chunk_size=chunk_size)
+    assert got.value == pytest.approx(ref.value, rel=1e-12)
+    assert got.stderr == pytest.approx(ref.stderr, rel=1e-9)
+
+
+def test_permuting_centres_keeps_the_entropy():
+    # Bounds are deterministic: invariant to order up to round-off.
+    c = torch.rand(300, 3, dtype=F64, generator=torch.Generator().manual_seed(0))
+    perm = torch.randperm(300, generator=torch.Generator().manual_seed(1))
+    assert gm_entropy_bounds(c[perm], 0.05) == pytest.approx(gm_entropy_bounds(c, 0.05), rel=1e-12)
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.9, 100.0])
+def test_float32_keeps_accuracy_at_small_beta(offset):
+    # Uncentred float32 data, β = 0.005, d = 12: the float32 computation on float32
+    # inputs agrees with float64 on the *same* (exactly converted) inputs to 1e-6
+    # relative. The |x|² + |s|² − 2x·s form would lose ~1e-3 here (../shared/STACK.md).
+    from infoflow_core._kernels import log_kernel_sums
+
+    g = torch.Generator().manual_seed(0)
+    beta = 0.005
+    c32 = (offset + torch.rand(1, 500, 12, dtype=F64, generator=g) * 0.05).float()
+    pick = torch.randint(0, 500, (400,), generator=g)
+    x32 = (c32[:, pick].double() + beta * torch.randn(1, 400, 12, dtype=F64, generator=g)).float()
+    const = math.log(500) + 6 * math.log(2 * math.pi * beta ** 2)
+    ref = const - log_kernel_sums(x32.double(), c32.double(), beta)  # −ln p in float64
+    got = const - log_kernel_sums(x32, c32, beta).double()
+    assert torch.allclose(got, ref, rtol=1e-6)
+    assert float(got.mean()) == pytest.approx(float(ref.mean()), rel=1e-6)
+    lo64, up64 = gm_entropy_bounds(c32[0].double(), beta)
+    lo32, up32 = gm_entropy_bounds(c32[0], beta)
+    assert (lo32, up32) == pytest.approx((lo64, up64), rel=1e-6)
+
+
+def test_large_dimension_matmul_path_matches_brute_force():
+    # d ≥ 17 uses the centred float64 matrix product: compare with a full matrix.
+    from infoflow_core._kernels import log_kernel_sums
+
+    g = torch.Generator().manual_seed(0)
+    c = 5.0 + torch.randn(1, 300, 40, dtype=F64, generator=g)
+    x = 5.0 + torch.randn(1, 200, 40, dtype=F64, generator=g)
+    beta = 0.7
+    ref = torch.logsumexp(-((x[0, :, None, :] - c[0, None, :, :]) ** 2).sum(-1) / (2 * beta ** 2), dim=1)
+    got = log_kernel_sums(x, c, beta, chunk_size=64)[0]
+    assert torch.allclose(got, ref, rtol=1e-10, atol=1e-9)
+    got32 = log_kernel_sums(x.float(), c.float(), beta)[0].double()
+    assert torch.allclose(got32, ref, rtol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 40), d=st.integers(1, 6), m=st.integers(1, 30), chunk=st.integers(1, 45),
+       log_beta=st.floats(-2.5, 0.5), dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_log_kernel_sums_against_brute_force(n, d, m, chunk, log_beta, dtype):
+    from infoflow_core._kernels import log_kernel_sums
+
+    g = torch.Generator().manual_seed(n * 1000 + d * 10 + m)
+    c = torch.rand(2, n, d, dtype=F64, generator=g)
+    x = torch.rand(2, m, d, dtype=F64, generator=g)
+    beta = 10 ** log_beta
+    ref = torch.logsumexp(-((x[:, :, None, :] - c[:, None, :, :]) ** 2).sum(-1) / (2 * beta ** 2), dim=2)
+    got = log_kernel_sums(x.to(dtype), c.to(dtype), beta, chunk_size=chunk).double()
+    tol = 1e-12 if dtype == F64 else 2e-6
+    assert torch.allclose(got, ref, rtol=tol, atol=tol * ref.abs().max().item())
+
+
+def test_memory_stays_bounded_for_1e5_centres():
+    # 1e5 centres × 2e4 samples: a dense float32 matrix would take 8 GB. Measure peak RSS
+    # growth in a subprocess (fresh process, so earlier tests don't mask it).
+    import subprocess
+    import sys
+
+    code = r"""
+import resource, torch
+from infoflow_core import gm_entropy
+torch.set_num_threads(2)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+c = torch.rand(100_000, 2, generator=torch.Generator().manual_seed(0))
+e = gm_entropy(c, 0.05, n_mc=20_000, generator=torch.Generator().manual_seed(1))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((peak - base) / 1024, e.value, e.stderr)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
+    grown_mb, value, stderr = (float(v) for v in out.stdout.split())
+    assert grown_mb < 400, f"peak memory grew by {grown_mb:.0f} MB"
+    # Centres uniform on [0,1]^2 with β = 0.05: h ≈ ln(area) = 0 plus edge effects; check finite, sane.
+    assert math.isfinite(value) and abs(value) < 1.0 and stderr < 0.02
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(beta=0.0), "beta must be > 0"),
+    (dict(beta=-1.0), "beta must be > 0"),
+    (dict(beta=float("nan")), "beta must be finite"),
+    (dict(beta=float("inf")), "beta must be finite"),
+    (dict(n_mc=0), "n_mc must be an integer >= 1"),
+    (dict(centers=torch.zeros(0, 2)), "centers must not be empty"),
+    (dict(centers=torch.zeros(3)), "centers must have 2 dimensions"),
+    (dict(centers=torch.tensor([[0.0], [float("nan")]])), "centers contains 1 NaN"),
+    (dict(centers=torch.tensor([[0.0], [float("inf")]])), "centers contains 1 NaN or infinite"),
+    (dict(chunk_size=0), "chunk_size must be an integer >= 1"),
+])
+def test_bad_input_raises_value_error(bad, match):
+    kwargs = dict(centers=torch.zeros(3, 2), beta=0.1, n_mc=10)
+    kwargs.update(bad)
+    with pytest.raises(ValueError, match=match):
+        gm_entropy(kwargs.pop("centers"), kwargs.pop("beta"), **kwargs)
+
+
+def test_bad_input_bounds_and_quadrature():
+    with pytest.raises(ValueError, match="beta"):
+        gm_entropy_bounds(torch.zeros(2, 1), 0.0)
+    with pytest.raises(ValueError, match="centers"):
+        gm_entropy_1d(torch.zeros(2, 2), 0.1)
+    with pytest.raises(ValueError, match="centers"):
+        gm_entropy_1d([], 0.1)
+    with pytest.raises(ValueError, match="centers"):
+        gm_entropy_1d([0.0, float("nan")], 0.1)
+    with pytest.raises(ValueError, match="beta"):
+        gm_entropy_1d([0.0], -0.1)
+
+
+def test_dtype_and_device_follow_input(device):
+    c = torch.rand(10, 2, device=device)
+    est = gm_entropy(c, 0.1, n_mc=100, generator=make_generator(device))
+    assert isinstance(est.value, float) and isinstance(est.stderr, float)
