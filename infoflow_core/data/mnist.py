@@ -1,0 +1,266 @@
+"""MNIST (LeCun et al., 1999) from its four original IDX files, without torchvision.
+
+Where the files are looked for, in order:
+
+1. the ``root`` argument, when given;
+2. ``$INFOFLOW_DATA_DIR/mnist/``, when the environment variable is set;
+3. the user cache folder ``~/.cache/infoflow/mnist/`` (``$XDG_CACHE_HOME`` respected);
+4. ``../shared/data/mnist/`` beside this repository (this project's tests, CI and book
+   builds read the MD5-verified originals there).
+
+When none holds all four files and ``download=True``, they are downloaded from the
+usual mirrors into the folder of step 2 (or 3), each checked against its well-known
+MD5 sum. Otherwise a ``FileNotFoundError`` says where to put them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["MNIST", "MNIST_FILES", "MIRRORS", "read_idx", "mnist_folder", "download_mnist", "load_mnist",
+           "PIXEL_MEAN", "PIXEL_STD"]
+
+#: File name and MD5 sum of each of the four original files.
+MNIST_FILES = {
+    "train_images": ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+    "train_labels": ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+    "test_images": ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+    "test_labels": ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+}
+
+#: Mirrors tried in order (the original yann.lecun.com site often refuses downloads).
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+
+#: Mean and standard deviation of the training pixels scaled to [0, 1].
+PIXEL_MEAN, PIXEL_STD = 0.1307, 0.3081
+
+_ENV = "INFOFLOW_DATA_DIR"
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file (optionally gzip-compressed) into a numpy array.
+
+    The format: a big-endian magic number ``0x0000TTDD`` (``TT`` the element type,
+    ``0x08`` for unsigned bytes; ``DD`` the number of dimensions), then each dimension
+    as a big-endian uint32, then the data. MNIST's images have magic ``0x803``
+    (``(n, 28, 28)``), its labels ``0x801`` (``(n,)``).
+
+    Raises
+    ------
+    ValueError
+        A bad magic number, or a data size that does not match the header.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        raw = fh.read()
+    if len(raw) < 4:
+        raise ValueError(f"path {str(path)!r} is too short to be an IDX file ({len(raw)} bytes)")
+    zero, type_code, ndim = int.from_bytes(raw[:2], "big"), raw[2], raw[3]
+    if zero != 0 or type_code not in _IDX_DTYPES or ndim == 0:
+        magic = int.from_bytes(raw[:4], "big")
+        raise ValueError(f"path {str(path)!r}: bad IDX magic number 0x{magic:08x} "
+                         "(expected 0x00000801 for labels or 0x00000803 for images)")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"path {str(path)!r}: truncated IDX header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * k:8 + 4 * k], "big") for k in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[type_code])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(f"path {str(path)!r}: header says shape {shape} ({expected} bytes of data) "
+                         f"but the file holds {len(raw) - header}")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _shared_folder() -> Path:
+    """``../shared/data/mnist`` beside the repository holding this package."""
+    import infoflow_core
+
+    return Path(infoflow_core.__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def _cache_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+    return Path(base) / "infoflow" / "mnist"
+
+
+def _complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name, _ in MNIST_FILES.values())
+
+
+def _candidates(root) -> list[Path]:
+    if root is not None:
+        return [Path(root)]
+    out = []
+    if os.environ.get(_ENV):
+        out.append(Path(os.environ[_ENV]) / "mnist")
+    out += [_cache_folder(), _shared_folder()]
+    return out
+
+
+def mnist_folder(root=None) -> Path | None:
+    """The first folder (in the order of the module docstring) that holds all four
+    files, or None."""
+    for folder in _candidates(root):
+        if _complete(folder):
+            return folder
+    return None
+
+
+def _urlopen_fetch(url: str, dest: Path) -> None:
+    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as fh:
+        shutil.copyfileobj(response, fh)
+
+
+def download_mnist(folder, *, mirrors: Sequence[str] = MIRRORS,
+                   fetch: Callable[[str, Path], None] | None = None) -> Path:
+    """Download the four files into ``folder``, checking each MD5 sum.
+
+    Parameters
+    ----------
+    folder : path
+        Created if needed. Files already there with the right MD5 are kept.
+    mirrors : sequence of str
+        Base URLs (ending in ``/``), tried in order for each file.
+    fetch : callable ``(url, dest_path) -> None``, optional
+        How to fetch one URL into a file (default: ``urllib``). Tests pass their own.
+
+    Raises
+    ------
+    RuntimeError
+        When no mirror gave a file with the right MD5 sum.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fetch = _urlopen_fetch if fetch is None else fetch
+    for name, md5 in MNIST_FILES.values():
+        target = folder / name
+        if target.is_file() and _md5(target) == md5:
+            continue
+        errors = []
+        for base in mirrors:
+            url = base.rstrip("/") + "/" + name
+            with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as tmp:
+                part = Path(tmp.name)
+            try:
+                fetch(url, part)
+                got = _md5(part)
+                if got != md5:
+                    raise RuntimeError(f"MD5 {got} differs from the expected {md5}")
+                part.replace(target)
+                break
+            except Exception as exc:  # try the next mirror
+                errors.append(f"{url}: {exc}")
+            finally:
+                part.unlink(missing_ok=True)
+        else:
+            raise RuntimeError(f"could not download {name}:\n  " + "\n  ".join(errors))
+    return folder
+
+
+@dataclass
+class MNIST:
+    """The MNIST training and validation (t10k) sets as tensors.
+
+    Attributes
+    ----------
+    train_images : Tensor, shape (60000, 28, 28), uint8
+    train_labels : Tensor, shape (60000,), int64
+    test_images : Tensor, shape (10000, 28, 28), uint8
+        The paper's "validation set" of 10,000 images.
+    test_labels : Tensor, shape (10000,), int64
+    folder : Path
+        Where the files were read from.
+    """
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    folder: Path
+
+    @staticmethod
+    def pixels(images: torch.Tensor, *, dtype=torch.float32) -> torch.Tensor:
+        """Images scaled to [0, 1] (the "pixel space" of Fig. 8)."""
+        return images.to(dtype) / 255.0
+
+    @staticmethod
+    def normalise(images: torch.Tensor, *, dtype=torch.float32) -> torch.Tensor:
+        """Network inputs: pixels in [0, 1] standardised with :data:`PIXEL_MEAN`, :data:`PIXEL_STD`."""
+        return (images.to(dtype) / 255.0 - PIXEL_MEAN) / PIXEL_STD
+
+
+def load_mnist(root=None, *, download: bool = True, mirrors: Sequence[str] = MIRRORS,
+               fetch: Callable[[str, Path], None] | None = None) -> MNIST:
+    """Load MNIST's four IDX files (see the module docstring for where they are looked for).
+
+    Parameters
+    ----------
+    root : path, optional
+        A folder holding the four ``.gz`` files (overrides the search).
+    download : bool
+        Download from ``mirrors`` (MD5-checked) when no folder holds the files.
+    mirrors, fetch
+        Passed to :func:`download_mnist`.
+
+    Returns
+    -------
+    MNIST
+
+    Raises
+    ------
+    FileNotFoundError
+        No folder holds the files and ``download`` is False or failed.
+    ValueError
+        A file is not a valid IDX file or has the wrong shape.
+    """
+    folder = mnist_folder(root)
+    if folder is None:
+        target = _candidates(root)[0]
+        where = "\n  ".join(str(p) for p in _candidates(root))
+        names = ", ".join(name for name, _ in MNIST_FILES.values())
+        message = (f"MNIST files not found. Put the four files ({names}) in one of:\n  {where}\n"
+                   f"or set {_ENV} to a folder whose mnist/ subfolder holds them.")
+        if not download:
+            raise FileNotFoundError(message)
+        try:
+            folder = download_mnist(target, mirrors=mirrors, fetch=fetch)
+        except (OSError, RuntimeError) as exc:
+            raise FileNotFoundError(f"{message}\nDownloading into {target} failed: {exc}") from exc
+    arrays = {key: read_idx(folder / name) for key, (name, _) in MNIST_FILES.items()}
+    for split, n in (("train", 60000), ("test", 10000)):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.shape != (n, 28, 28) or labels.shape != (n,):
+            raise ValueError(f"{split} files in {folder} have shapes {images.shape} and {labels.shape}, "
+                             f"expected ({n}, 28, 28) and ({n},)")
+    return MNIST(
+        train_images=torch.from_numpy(arrays["train_images"].copy()),
+        train_labels=torch.from_numpy(arrays["train_labels"].astype(np.int64)),
+        test_images=torch.from_numpy(arrays["test_images"].copy()),
+        test_labels=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        folder=folder,
+    )
