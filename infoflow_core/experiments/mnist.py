@@ -30,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..binning import binned_entropy_per_unit
+from ..clustering import cosine_similarities, pairwise_distance_histograms
 from ..data.mnist import MNIST, load_mnist
 from ..models.mnist import LAYER_DIMS, MnistCNN, StackedMnistCNN
 from ..scales import SCALES
@@ -173,61 +175,6 @@ def two_bin_entropy(t: torch.Tensor) -> float:
     return float(-(p * p.log()).sum())
 
 
-def _binned_entropy_per_unit(t: torch.Tensor, bin_size: float) -> torch.Tensor:
-    """H(Bin(T(k))) per unit k (nats) with bins of width ``bin_size`` on [−1, 1]."""
-    try:
-        from ..binning import binned_entropy_per_unit
-    except ImportError:
-        binned_entropy_per_unit = None
-    if binned_entropy_per_unit is not None:
-        return binned_entropy_per_unit(t, bin_size=bin_size, value_range=(-1.0, 1.0)).double().cpu()
-    # Stand-in until infoflow_core.binning lands: the same histogram per unit.
-    n_bins = math.ceil(2.0 / bin_size)
-    idx = ((t.double() + 1.0) / bin_size).floor().clamp(0, n_bins - 1).long()  # (n, d)
-    out = torch.empty(t.shape[1], dtype=torch.float64)
-    for k in range(t.shape[1]):
-        _, counts = torch.unique(idx[:, k], return_counts=True)
-        p = counts.double() / t.shape[0]
-        out[k] = -(p * p.log()).sum()
-    return out
-
-
-def _distance_histograms(t: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor):
-    """Within- and between-class counts of pairwise Euclidean distances (pairs i < j)."""
-    try:
-        from ..clustering import pairwise_distance_histograms
-    except ImportError:
-        pairwise_distance_histograms = None
-    if pairwise_distance_histograms is not None:
-        w, b = pairwise_distance_histograms(t, labels, edges)
-        return torch.as_tensor(w).double().cpu(), torch.as_tensor(b).double().cpu()
-    # Stand-in until infoflow_core.clustering lands: chunked cdist and bucketize.
-    n, nb = t.shape[0], edges.numel() - 1
-    within = torch.zeros(nb, dtype=torch.float64)
-    between = torch.zeros(nb, dtype=torch.float64)
-    chunk = max(1, (1 << 22) // n)
-    for start in range(0, n, chunk):
-        rows = slice(start, min(n, start + chunk))
-        d = torch.cdist(t[rows], t)  # (c, n)
-        i = torch.arange(rows.start, rows.stop, device=t.device)[:, None]
-        upper = torch.arange(n, device=t.device)[None, :] > i  # (c, n) pairs i < j
-        same = labels[rows][:, None] == labels[None, :]  # (c, n)
-        bins = torch.bucketize(d, edges.to(d), right=True) - 1  # (c, n)
-        inside = (bins >= 0) & (bins < nb)
-        within += torch.bincount(bins[upper & same & inside], minlength=nb).double().cpu()
-        between += torch.bincount(bins[upper & ~same & inside], minlength=nb).double().cpu()
-    return within, between
-
-
-def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-row cosine similarity of two (n, d) representations."""
-    try:
-        from .. import cosine_similarities
-    except ImportError:
-        return F.cosine_similarity(a, b, dim=1)
-    return cosine_similarities(a, b)
-
-
 def regression_slopes(values: np.ndarray, epochs: np.ndarray) -> np.ndarray:
     """Least-squares slopes of ``values[:, ...]`` against ``epochs`` (per column).
 
@@ -347,15 +294,15 @@ def _layers(net: MnistCNN, x: torch.Tensor, chunk: int = 500) -> list[torch.Tens
 
 
 def _dist_edges(t: torch.Tensor, kind: str, n_bins: int) -> torch.Tensor:
-    """Histogram edges for distances / sqrt(d): [0, 1] for pixels in [0, 1], [0, 2] for
-    tanh layers, and [0, 2 max_i |t_i − mean| / sqrt(d)] (a bound by the triangle
-    inequality) for the logits."""
+    """Histogram edges for the RMS distances ``‖t_i − t_j‖ / sqrt(d)`` of ``t`` (n, d),
+    already divided by sqrt(d): [0, 1] for pixels in [0, 1], [0, 2] for tanh layers, and
+    [0, 2 max_i ‖t_i − mean‖] (a bound by the triangle inequality) for the logits."""
     if kind == "pixels":
         top = 1.0
     elif kind == "tanh":
         top = 2.0
     else:
-        top = 2.0 * float((t - t.mean(0)).norm(dim=1).max()) / math.sqrt(t.shape[1]) * 1.0001 + 1e-12
+        top = 2.0 * float((t - t.mean(0)).norm(dim=1).max()) * 1.0001 + 1e-12
     return torch.linspace(0.0, top, n_bins + 1, dtype=torch.float64)
 
 
@@ -382,9 +329,14 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
     dtype = getattr(torch, config.dtype)
     data = load_mnist() if data is None else data
     root = torch.Generator().manual_seed(config.seed)
-    train_idx = torch.randperm(60000, generator=root)[:config.n_train] if config.n_train < 60000 \
-        else torch.arange(60000)
-    val_idx = torch.randperm(10000, generator=root)[:config.n_val] if config.n_val < 10000 else torch.arange(10000)
+    n_train_all, n_val_all = data.train_images.shape[0], data.test_images.shape[0]
+    if config.n_train > n_train_all or config.n_val > n_val_all:
+        raise ValueError(f"config asks for {config.n_train} training and {config.n_val} validation images; "
+                         f"the data has {n_train_all} and {n_val_all}")
+    train_idx = torch.randperm(n_train_all, generator=root)[:config.n_train] if config.n_train < n_train_all \
+        else torch.arange(n_train_all)
+    val_idx = torch.randperm(n_val_all, generator=root)[:config.n_val] if config.n_val < n_val_all \
+        else torch.arange(n_val_all)
     x_train = MNIST.normalise(data.train_images[train_idx], dtype=dtype).to(device)  # (N, 28, 28)
     y_train = data.train_labels[train_idx].to(device)  # (N,)
     x_val = MNIST.normalise(data.test_images[val_idx], dtype=dtype).to(device)  # (n_val, 28, 28)
@@ -417,14 +369,14 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
         for ell, t in enumerate(layers):
             two_bin[epoch, ell] = two_bin_entropy(t)
         for k, b in enumerate(config.bin_sizes):
-            unit_ent[epoch, k] = _binned_entropy_per_unit(layers[2], b).numpy()
+            unit_ent[epoch, k] = binned_entropy_per_unit(layers[2], bin_size=b).cpu().numpy()  # (128,)
         if epoch in config.fig8_epochs:
             f = config.fig8_epochs.index(epoch)
             for j, (t, kind) in enumerate(zip([pixels_ana] + layers, ["pixels", "tanh", "tanh", "tanh", "logits"])):
-                t = t.double() / math.sqrt(t.shape[1])  # (n, d) distances become RMS per unit
-                edges = _dist_edges(t * math.sqrt(t.shape[1]), kind, B).to(device)
-                w, btw = _distance_histograms(t, y_ana, edges)
-                dist_edges[f, j], dist_within[f, j], dist_between[f, j] = edges.cpu().numpy(), w.numpy(), btw.numpy()
+                t = t.double() / math.sqrt(t.shape[1])  # (n, d): distances become RMS per unit
+                edges = _dist_edges(t, kind, B).to(device)  # (B+1,)
+                w, btw = pairwise_distance_histograms(t, y_ana, edges)
+                dist_edges[f, j], dist_within[f, j], dist_between[f, j] = edges.cpu().numpy(), w.cpu().numpy(), btw.cpu().numpy()
         net.train()
 
     n_steps = math.ceil(config.n_train / config.batch_size)
@@ -490,7 +442,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
         for i in range(len(chunk_seeds)):
             for v in range(1, n_var):
                 for ell, r in enumerate(reps):
-                    c = _cosine(r[:, i * n_var], r[:, i * n_var + v]).double().cpu()  # (n,)
+                    c = cosine_similarities(r[:, i * n_var], r[:, i * n_var + v]).double().cpu()  # (n,)
                     cos_counts[v - 1, ell] += torch.histc(c, B, -1.0, 1.0).numpy()
                     cos_sum[v - 1, ell] += float(c.sum())
         eval_s += time.perf_counter() - t0

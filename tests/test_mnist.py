@@ -1,0 +1,301 @@
+"""The MNIST chapter's code: IDX parsing and the data folder/download logic (never the
+network), the CNN's shapes and where its noise and dropout sit, the stacked
+training against per-model training, and the experiment end to end on tiny
+synthetic data."""
+
+import gzip
+import hashlib
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from infoflow_core import GaussianNoise, sample_representations
+from infoflow_core.data import mnist as mnist_data
+from infoflow_core.data.mnist import MNIST, MNIST_FILES, download_mnist, load_mnist, read_idx
+from infoflow_core.experiments import mnist as exp
+from infoflow_core.models.mnist import LAYER_DIMS, MnistCNN, StackedMnistCNN
+from infoflow_core.results import load_run
+
+SHARED = mnist_data._shared_folder()
+HAVE_SHARED = all((SHARED / name).is_file() for name, _ in MNIST_FILES.values())
+
+
+def write_idx(path: Path, array: np.ndarray, *, magic: int | None = None, compress: bool = True) -> Path:
+    """An IDX file written independently of the reader: header by hand, then bytes."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    magic = (0x08 << 8 | array.ndim) if magic is None else magic
+    blob = magic.to_bytes(4, "big") + b"".join(int(n).to_bytes(4, "big") for n in array.shape) + array.tobytes()
+    if compress:
+        blob = gzip.compress(blob)
+    path.write_bytes(blob)
+    return path
+
+
+# ----------------------------------------------------------------------------- IDX
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_read_idx_round_trip(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(3, 4, 5), dtype=np.uint8)
+    labels = np.array([7, 0, 9], dtype=np.uint8)
+    suffix = ".gz" if compress else ""
+    got_images = read_idx(write_idx(tmp_path / f"img{suffix}", images, compress=compress))
+    got_labels = read_idx(write_idx(tmp_path / f"lab{suffix}", labels, compress=compress))
+    assert got_images.shape == (3, 4, 5) and got_labels.shape == (3,)
+    np.testing.assert_array_equal(got_images, images)  # exact: bytes in, bytes out
+    np.testing.assert_array_equal(got_labels, labels)
+    # The MNIST magic numbers: 0x803 for images, 0x801 for labels.
+    assert (tmp_path / f"img{suffix}").exists()
+
+
+def test_read_idx_bad_magic_and_bad_size(tmp_path):
+    with pytest.raises(ValueError, match="magic"):
+        read_idx(write_idx(tmp_path / "a.gz", np.zeros((2, 2)), magic=0x12345678))
+    with pytest.raises(ValueError, match="magic"):
+        read_idx(write_idx(tmp_path / "b.gz", np.zeros((2, 2)), magic=0x00000F02))  # unknown type code
+    good = gzip.decompress(write_idx(tmp_path / "c.gz", np.zeros((2, 3))).read_bytes())
+    (tmp_path / "d.gz").write_bytes(gzip.compress(good[:-1]))  # one data byte missing
+    with pytest.raises(ValueError, match="holds"):
+        read_idx(tmp_path / "d.gz")
+
+
+@pytest.mark.skipif(not HAVE_SHARED, reason="../shared/data/mnist not present")
+def test_real_files_md5_and_shapes():
+    for name, md5 in MNIST_FILES.values():
+        assert hashlib.md5((SHARED / name).read_bytes()).hexdigest() == md5
+    data = load_mnist(SHARED, download=False)
+    assert tuple(data.train_images.shape) == (60000, 28, 28) and tuple(data.test_images.shape) == (10000, 28, 28)
+    assert data.train_images.dtype == torch.uint8 and data.train_labels.dtype == torch.int64
+    # Well-known facts about MNIST: the first training labels, and the class counts of t10k.
+    assert data.train_labels[:8].tolist() == [5, 0, 4, 1, 9, 2, 1, 3]
+    assert torch.bincount(data.test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    # PIXEL_MEAN / PIXEL_STD are the training set's statistics (to the 4 printed digits).
+    pixels = MNIST.pixels(data.train_images, dtype=torch.float64)
+    assert abs(pixels.mean().item() - mnist_data.PIXEL_MEAN) < 1e-4
+    assert abs(pixels.std().item() - mnist_data.PIXEL_STD) < 1e-4
+
+
+# ----------------------------------------------------------------------------- folders and download
+
+def test_missing_files_give_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte.gz"):
+        load_mnist(tmp_path / "empty", download=False)
+
+
+def test_download_checks_md5_and_never_keeps_bad_files(tmp_path):
+    def bad_fetch(url, dest):  # a mirror serving the wrong bytes
+        Path(dest).write_bytes(b"not mnist")
+
+    with pytest.raises(RuntimeError, match="MD5"):
+        download_mnist(tmp_path / "dl", mirrors=["https://example.invalid/"], fetch=bad_fetch)
+    assert not any((tmp_path / "dl").iterdir())  # nothing half-written kept
+
+
+def test_load_mnist_downloads_into_env_folder(tmp_path, monkeypatch):
+    """With INFOFLOW_DATA_DIR set and no files anywhere, load_mnist downloads into
+    $INFOFLOW_DATA_DIR/mnist, trying the mirrors in order (fetch patched: no network)."""
+    if not HAVE_SHARED:
+        pytest.skip("../shared/data/mnist not present")
+    monkeypatch.setenv("INFOFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(mnist_data, "_shared_folder", lambda: tmp_path / "no-shared")
+    calls = []
+
+    def fetch(url, dest):
+        calls.append(url)
+        if url.startswith("https://broken.invalid/"):
+            raise OSError("connection refused")
+        shutil.copyfile(SHARED / url.rsplit("/", 1)[1], dest)
+
+    data = load_mnist(mirrors=["https://broken.invalid/", "https://mirror.invalid/mnist/"], fetch=fetch)
+    assert data.folder == tmp_path / "data" / "mnist"
+    assert len(calls) == 8  # each of the 4 files: the broken mirror, then the good one
+    assert tuple(data.test_labels.shape) == (10000,)
+    # A second load finds the files and fetches nothing.
+    load_mnist(fetch=lambda url, dest: pytest.fail("fetched again"))
+
+
+def test_download_from_file_url(tmp_path):
+    """The default fetch (urllib) on a file:// mirror: a local stand-in for the network."""
+    if not HAVE_SHARED:
+        pytest.skip("../shared/data/mnist not present")
+    folder = download_mnist(tmp_path / "dl", mirrors=[SHARED.as_uri() + "/"])
+    for name, md5 in MNIST_FILES.values():
+        assert hashlib.md5((folder / name).read_bytes()).hexdigest() == md5
+
+
+# ----------------------------------------------------------------------------- model
+
+def test_cnn_shapes_and_noise_placement():
+    g = torch.Generator().manual_seed(0)
+    net = MnistCNN(beta=0.1, generator=g)
+    x = torch.randn(5, 28, 28, generator=g)
+    layers = net.eval().representations(x)
+    assert [tuple(t.shape) for t in layers] == [(5, d) for d in LAYER_DIMS]
+    assert LAYER_DIMS == (3136, 1568, 128, 10)
+    assert net(x).shape == (5, 10)
+    # Three GaussianNoise modules, each right after a tanh: S_ℓ (what enters the noise)
+    # lies in [-1, 1] and has the pre-pooling width.
+    assert sum(isinstance(m, GaussianNoise) for m in net.modules()) == 3
+    s = sample_representations(net, x, 3, generator=torch.Generator().manual_seed(1))
+    assert [tuple(t.shape) for t in s] == [(5, 3, 16 * 28 * 28), (5, 3, 32 * 14 * 14), (5, 3, 128)]
+    assert all(t.abs().max() <= 1 for t in s)
+    # Layer 1's S is deterministic; deeper ones see the noise of the layers before.
+    assert torch.equal(s[0][:, 0], s[0][:, 1]) and not torch.equal(s[1][:, 0], s[1][:, 1])
+    # Eval mode: no noise (two passes agree); train mode: noise.
+    assert torch.equal(net.eval()(x), net(x))
+    net.train()
+    assert not torch.equal(net(x), net(x))
+
+
+def test_dropout_and_deterministic_variants():
+    dropout = MnistCNN(p=0.2)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in dropout.modules()) == 3
+    assert all(m.beta == 0 for m in dropout.modules() if isinstance(m, GaussianNoise))
+    det = MnistCNN().train()
+    x = torch.randn(4, 1, 28, 28)
+    assert torch.equal(det(x), det(x))  # β = 0, p = 0: no randomness even in training
+    with pytest.raises(ValueError, match="not both"):
+        MnistCNN(beta=0.1, p=0.2)
+    with pytest.raises(ValueError, match="p must be"):
+        MnistCNN(p=1.0)
+
+
+def _models(specs, dtype=torch.float64):
+    return [MnistCNN(b, p, generator=torch.Generator().manual_seed(i)).to(dtype) for i, (b, p) in enumerate(specs)]
+
+
+def test_stacked_forward_matches_models_and_noise_stays_in_its_model():
+    models = _models([(0.0, 0.0), (0.5, 0.0), (0.0, 0.2)])
+    stack = StackedMnistCNN.from_models(models).eval()
+    x = torch.randn(6, 3, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ref = torch.stack([m.eval()(x[:, i:i + 1]) for i, m in enumerate(models)], dim=1)  # (6, 3, 10)
+    # Same arithmetic up to float64 rounding of grouped vs plain convolutions.
+    torch.testing.assert_close(stack(x), ref, rtol=0, atol=1e-12)
+    stack.noisy_eval = True  # only the β = 0.5 model changes; dropout stays off in eval mode
+    noisy = stack(x, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(noisy[:, [0, 2]], ref[:, [0, 2]], rtol=0, atol=1e-12)
+    assert (noisy[:, 1] - ref[:, 1]).abs().max() > 1e-3
+    # Training mode: the deterministic model is unaffected by its neighbours' noise/dropout.
+    stack.noisy_eval = False
+    stack.train()
+    out = stack(x, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(out[:, 0], models[0].train()(x[:, :1]), rtol=0, atol=1e-12)
+    back = stack.model(1)
+    assert back.beta == 0.5 and torch.equal(back.fc1.weight, models[1].fc1.weight)
+
+
+def test_stacked_sgd_step_equals_per_model_steps_float64():
+    """One SGD step (momentum, batch norm in training mode, each model its own batch)
+    on the stack equals the same step on each model alone. Tolerance 1e-12: float64,
+    the only difference is summation order inside the convolutions."""
+    models = _models([(0.0, 0.0)] * 3)
+    stack = StackedMnistCNN.from_models(models).train()
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(8, 3, 28, 28, dtype=torch.float64, generator=gen)
+    y = torch.randint(0, 10, (8, 3), generator=gen)
+    opt = torch.optim.SGD(stack.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(2):  # two steps so that momentum matters
+        logits = stack(x)  # (8, 3, 10)
+        loss = F.cross_entropy(logits.reshape(-1, 10), y.reshape(-1), reduction="none").reshape(8, 3).mean(0).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for i, net in enumerate(models):
+        net.train()
+        o = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        for _ in range(2):
+            o.zero_grad()
+            F.cross_entropy(net(x[:, i:i + 1]), y[:, i]).backward()
+            o.step()
+        got = stack.model(i).state_dict()
+        for name, want in net.state_dict().items():
+            torch.testing.assert_close(got[name], want, rtol=0, atol=1e-12, msg=name)
+
+
+# ----------------------------------------------------------------------------- measures
+
+def test_two_bin_entropy_and_slopes():
+    t = torch.tensor([[0.5, -0.5], [0.5, 0.5], [-0.1, 0.2], [-0.3, -0.9]])  # 4 distinct sign patterns
+    assert exp.two_bin_entropy(t) == pytest.approx(math.log(4), abs=1e-12)
+    assert exp.two_bin_entropy(torch.ones(5, 3)) == pytest.approx(0.0, abs=1e-12)
+    t2 = torch.tensor([[1.0], [1.0], [-1.0], [0.0]])  # patterns 1, 1, 0, 0 ([-1, 0] is one bin)
+    assert exp.two_bin_entropy(t2) == pytest.approx(math.log(2), abs=1e-12)
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(7, 3))
+    ep = np.arange(1, 8)
+    want = [np.polyfit(ep, values[:, k], 1)[0] for k in range(3)]  # independent reference
+    np.testing.assert_allclose(exp.regression_slopes(values, ep), want, rtol=1e-10)
+    with pytest.raises(ValueError, match="shape"):
+        exp.two_bin_entropy(torch.ones(3))
+
+
+# ----------------------------------------------------------------------------- end to end
+
+def _synthetic_mnist(n_train=60000, n_test=10000) -> MNIST:
+    """Random images whose label sets a bright 4×4 patch: learnable, no files needed."""
+    g = torch.Generator().manual_seed(0)
+
+    def make(n):
+        labels = torch.randint(0, 10, (n,), generator=g)
+        images = torch.randint(0, 60, (n, 28, 28), generator=g, dtype=torch.uint8)
+        for c in range(10):
+            r, col = 2 + 2 * (c // 5) * 5, 2 + (c % 5) * 5
+            images[labels == c, r:r + 4, col:col + 4] = 255
+        return images, labels
+
+    tr, te = make(2000), make(1000)
+    return MNIST(tr[0], tr[1], te[0], te[1], folder=Path("synthetic"))
+
+
+def test_run_mnist_end_to_end_and_round_trip(tmp_path):
+    config = exp.MnistConfig(scale="quick", n_train=64, n_val=64, n_analysis=40, epochs=2, n_seeds=2,
+                             batch_size=16, fig8_epochs=(0, 2), n_hist_bins=20, bin_sizes=(1e-2, 1e-1))
+    data = _synthetic_mnist()
+    r = exp.run_mnist(config, data=data, progress=False)
+    V = len(exp.VARIANTS)
+    assert r.errors.shape == (V, 2) and r.train_loss.shape == (2, V, 2)
+    assert np.all((r.errors >= 0) & (r.errors <= 10000))
+    assert np.all(r.errors % (10000 / 64) < 1e-9)  # counts rescaled to per 10,000
+    assert r.two_bin_entropy.shape == (3, 4) and np.all(r.two_bin_entropy <= math.log(40) + 1e-12)
+    n_pairs = 40 * 39 // 2  # every pair counted once, within + between
+    np.testing.assert_allclose(r.dist_within.sum(-1) + r.dist_between.sum(-1), n_pairs)
+    np.testing.assert_allclose(r.cosine_counts.sum(-1), 2 * 40)  # 2 seeds × 40 images per (variant, layer)
+    assert r.slopes.shape == (2, 128) and r.unit_entropy.shape == (3, 2, 128)
+    # Deterministic vs dropout, same seed, same batches: related representations.
+    assert np.all(r.cosine_mean[-1] > 0.3)
+    # Stored and reloaded: the same numbers.
+    from infoflow_core.results import save_run
+
+    save_run(tmp_path, r.summary(), r.arrays())
+    back = exp.MnistResults.from_stored(load_run(tmp_path))
+    np.testing.assert_array_equal(back.errors, r.errors)
+    assert back.table1()[0]["paper_mean"] == 50
+    # Every figure builds from the reloaded results.
+    from infoflow_core.plots import mnist as plots
+
+    for fn in (plots.plot_table1, plots.plot_cosine_histograms, plots.plot_two_bin_entropy,
+               plots.plot_unit_entropy, plots.plot_distance_histograms):
+        fig = fn(back)
+        assert len(fig.data) > 0
+    assert len(plots.plot_distance_histograms(back).layout.sliders[0].steps) == 2
+
+
+def test_cli_writes_summary(tmp_path, monkeypatch):
+    small = dict(n_train=32, n_val=32, n_analysis=16, epochs=1, n_seeds=1, batch_size=16, fig8_epochs=(1,),
+                 n_hist_bins=10, bin_sizes=(0.1,))
+    real_run = exp.run_mnist
+    monkeypatch.setattr(exp, "mnist_config", lambda scale, **kw: exp.MnistConfig(scale=scale, **{**small, **kw}))
+    monkeypatch.setattr(exp, "run_mnist", lambda config, progress: real_run(config, data=_synthetic_mnist(),
+                                                                          progress=False))
+    assert exp.main(["--scale", "quick", "--out", str(tmp_path), "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["scale"] == "quick" and len(summary["table1"]) == 6
+    assert summary["wall_time_s"] > 0 and "device" in summary and "version" in summary
+    assert (tmp_path / "arrays.npz").exists()
