@@ -1,0 +1,165 @@
+"""Figures of the AWGN-constellation chapter (``book/03_constellation.ipynb``). Each
+takes a :class:`~infoflow_core.experiments.constellation.ConstellationSweep` and
+returns a plotly Figure with a slider over precomputed merge amounts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ._render import slider_steps
+
+__all__ = [
+    "constellation_density_figure",
+    "constellation_2d_figure",
+    "information_vs_beta_figure",
+    "information_vs_merge_figure",
+    "bounds_gap_figure",
+]
+
+
+def _slider(steps, prefix: str, active: int = 0) -> list[dict]:
+    return [{"active": active, "currentvalue": {"prefix": prefix}, "pad": {"t": 50}, "steps": steps}]
+
+
+def _beta_index(sweep, beta: float) -> int:
+    return int(np.argmin(np.abs(np.log(sweep.betas / beta))))
+
+
+def constellation_density_figure(sweep, *, beta: float = 0.1, n_grid: int = 1200, active_merge: float = 0.0):
+    """Output density ``p_T = (1/n) Σ N(s_i, β²)`` of a 1-D constellation and its points;
+    a slider over the merge amount; the title gives ``I(S; S+Z)`` at each."""
+    if sweep.dim != 1:
+        raise ValueError(f"sweep must be 1-D for this figure, got dim={sweep.dim}")
+    b = _beta_index(sweep, beta)
+    beta = float(sweep.betas[b])
+    pts = sweep.points[:, :, 0]  # (M, n)
+    lo, hi = pts.min() - 4 * beta, pts.max() + 4 * beta
+    t = np.linspace(lo, hi, n_grid)
+    fig = go.Figure()
+    for m in range(len(sweep.merges)):
+        z = (t[:, None] - pts[m][None, :]) / beta  # (G, n)
+        p = np.exp(-0.5 * z * z).mean(axis=1) / (beta * math.sqrt(2 * math.pi))  # (G,)
+        fig.add_trace(go.Scatter(x=t, y=p.astype(np.float32), mode="lines", line={"color": "black"},
+                                 name="p_T(t)", visible=False, showlegend=False))
+        fig.add_trace(go.Scatter(x=pts[m], y=np.zeros(len(pts[m])), mode="markers", name="points s_i",
+                                 marker={"color": "#d62728", "symbol": "triangle-up", "size": 9},
+                                 visible=False, showlegend=False))
+    labels = [f"{mu:.1f}" for mu in sweep.merges]
+    titles = [f"merge μ = {mu:.1f}, β = {beta:g}: I(S;S+Z) = {sweep.mi[m, b]:.3f} nats "
+              f"(ln n = {math.log(sweep.n_points):.3f}, ln K = {math.log(sweep.n_clusters):.3f})"
+              for m, mu in enumerate(sweep.merges)]
+    active = int(np.argmin(np.abs(sweep.merges - active_merge)))
+    fig.data[2 * active].visible = fig.data[2 * active + 1].visible = True
+    fig.update_layout(title={"text": titles[active]}, xaxis={"title": {"text": "t"}},
+                      yaxis={"title": {"text": "p_T(t)"}},
+                      sliders=_slider(slider_steps(labels, 2, titles=titles), "merge μ = ", active),
+                      template="plotly_white", height=420)
+    return fig
+
+
+def constellation_2d_figure(sweep, *, beta: float = 0.1, active_merge: float = 0.0):
+    """A 2-D constellation: its points with a circle of radius β around each (one noise
+    standard deviation); a slider over the merge amount."""
+    if sweep.dim != 2:
+        raise ValueError(f"sweep must be 2-D for this figure, got dim={sweep.dim}")
+    b = _beta_index(sweep, beta)
+    beta = float(sweep.betas[b])
+    theta = np.linspace(0, 2 * math.pi, 25)
+    fig = go.Figure()
+    for m in range(len(sweep.merges)):
+        p = sweep.points[m]  # (n, 2)
+        # All circles in one trace, separated by None (NaN) breaks: (n, 26) -> flat.
+        cx = (p[:, :1] + beta * np.cos(theta)[None, :])
+        cy = (p[:, 1:] + beta * np.sin(theta)[None, :])
+        cx = np.concatenate([cx, np.full((len(p), 1), np.nan)], axis=1).ravel()
+        cy = np.concatenate([cy, np.full((len(p), 1), np.nan)], axis=1).ravel()
+        fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line={"color": "rgba(31,119,180,0.5)", "width": 1},
+                                 name="radius β", visible=False, hoverinfo="skip", showlegend=False))
+        fig.add_trace(go.Scatter(x=p[:, 0], y=p[:, 1], mode="markers", marker={"color": "#d62728", "size": 6},
+                                 name="points", visible=False, showlegend=False))
+    labels = [f"{mu:.1f}" for mu in sweep.merges]
+    titles = [f"{sweep.n_points} points in {sweep.n_clusters} clusters, merge μ = {mu:.1f}, β = {beta:g}: "
+              f"I ≈ {sweep.mi[m, b]:.2f} ± {sweep.stderr[m, b]:.2f} nats" for m, mu in enumerate(sweep.merges)]
+    active = int(np.argmin(np.abs(sweep.merges - active_merge)))
+    fig.data[2 * active].visible = fig.data[2 * active + 1].visible = True
+    fig.update_layout(title={"text": titles[active]}, xaxis={"title": {"text": "s₁"}},
+                      yaxis={"title": {"text": "s₂"}, "scaleanchor": "x"},
+                      sliders=_slider(slider_steps(labels, 2, titles=titles), "merge μ = ", active),
+                      template="plotly_white", height=520, width=600)
+    return fig
+
+
+def information_vs_beta_figure(sweep, *, active_merge: float = 0.9):
+    """``I(S; S+Z)`` against β (log axis) with the Kolchinsky–Tracey band, the levels
+    ``ln n`` and ``ln K``, and the Gaussian-input value ``(d/2) ln(1 + P/β²)`` (P: the
+    constellation's per-axis variance); a slider over the merge amount."""
+    fig = go.Figure()
+    exact = sweep.dim == 1
+    for m in range(len(sweep.merges)):
+        power = float(sweep.points[m].var(axis=0).mean())
+        cap = 0.5 * sweep.dim * np.log1p(power / sweep.betas ** 2)
+        fig.add_trace(go.Scatter(x=sweep.betas, y=sweep.upper[m], mode="lines", line={"width": 0},
+                                 name="KT upper", visible=False, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=sweep.betas, y=sweep.lower[m], mode="lines", line={"width": 0},
+                                 fill="tonexty", fillcolor="rgba(31,119,180,0.25)",
+                                 name="Kolchinsky–Tracey bounds", visible=False))
+        fig.add_trace(go.Scatter(x=sweep.betas, y=sweep.mi[m], mode="lines+markers" if not exact else "lines",
+                                 line={"color": "black"}, marker={"size": 5},
+                                 error_y=None if exact else {"type": "data", "array": 2 * sweep.stderr[m]},
+                                 name="I exact (quadrature)" if exact else "I Monte Carlo ±2 s.e.",
+                                 visible=False))
+        fig.add_trace(go.Scatter(x=sweep.betas, y=cap, mode="lines", line={"color": "#ff7f0e", "dash": "dash"},
+                                 name="Gaussian input, same power", visible=False))
+    for value, text in ((math.log(sweep.n_points), f"ln n = ln {sweep.n_points}"),
+                        (math.log(sweep.n_clusters), f"ln K = ln {sweep.n_clusters}")):
+        fig.add_hline(y=value, line={"dash": "dot", "color": "gray", "width": 1}, annotation_text=text,
+                      annotation_position="top right")
+    labels = [f"{mu:.1f}" for mu in sweep.merges]
+    titles = [f"{sweep.dim}-D, {sweep.n_points} points in {sweep.n_clusters} clusters, merge μ = {mu:.1f}: "
+              "I(S;S+Z) against β" for mu in sweep.merges]
+    active = int(np.argmin(np.abs(sweep.merges - active_merge)))
+    for t in range(4 * active, 4 * active + 4):
+        fig.data[t].visible = True
+    top = math.log(sweep.n_points) * 1.15
+    fig.update_layout(title={"text": titles[active]},
+                      xaxis={"title": {"text": "noise standard deviation β (grid spacing Δ = 1)"}, "type": "log"},
+                      yaxis={"title": {"text": "nats"}, "range": [-0.05, top]},
+                      sliders=_slider(slider_steps(labels, 4, titles=titles), "merge μ = ", active),
+                      template="plotly_white", height=460, legend={"x": 0.6, "y": 0.98})
+    return fig
+
+
+def information_vs_merge_figure(sweep, *, betas=(0.01, 0.03, 0.1, 0.3, 1.0)):
+    """``I(S; S+Z)`` against the merge amount μ for a few β: merging points lowers the
+    information, from ``ln n`` towards ``ln K`` (small β)."""
+    fig = go.Figure()
+    for beta in betas:
+        b = _beta_index(sweep, beta)
+        fig.add_trace(go.Scatter(x=sweep.merges, y=sweep.mi[:, b], mode="lines+markers",
+                                 name=f"β = {sweep.betas[b]:g}"))
+    for value, text in ((math.log(sweep.n_points), "ln n"), (math.log(sweep.n_clusters), "ln K")):
+        fig.add_hline(y=value, line={"dash": "dot", "color": "gray", "width": 1}, annotation_text=text)
+    fig.update_layout(title={"text": "Merging constellation points lowers I(S;S+Z)"},
+                      xaxis={"title": {"text": "merge amount μ (0: grid, 1: K points)"}},
+                      yaxis={"title": {"text": "nats"}}, template="plotly_white", height=420)
+    return fig
+
+
+def bounds_gap_figure(sweep, *, merges=(0.0, 0.5, 0.9, 1.0)):
+    """Width of the Kolchinsky–Tracey band (upper − lower, nats) against β for a few
+    merge amounts: zero where the points are well separated or fully merged, largest
+    at intermediate β."""
+    fig = go.Figure()
+    for mu in merges:
+        m = sweep.merge_index(mu)
+        fig.add_trace(go.Scatter(x=sweep.betas, y=sweep.upper[m] - sweep.lower[m], mode="lines",
+                                 name=f"upper − lower, μ = {mu:.1f}"))
+        fig.add_trace(go.Scatter(x=sweep.betas, y=sweep.mi[m] - sweep.lower[m], mode="lines",
+                                 line={"dash": "dot"}, name=f"I − lower, μ = {mu:.1f}"))
+    fig.update_layout(title={"text": "How tight are the Kolchinsky–Tracey bounds?"},
+                      xaxis={"title": {"text": "β"}, "type": "log"}, yaxis={"title": {"text": "nats"}},
+                      template="plotly_white", height=420)
+    return fig
