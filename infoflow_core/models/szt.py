@@ -31,8 +31,11 @@ class SZTNet(nn.Module):
     widths : sequence of int
         Layer widths, input first; default :data:`SZT_WIDTHS`.
     generator : torch.Generator, optional
-        Source of the training noise (shared by all noise modules) and, when given,
-        of the initial weights (PyTorch's default initialization, drawn from it).
+        Source of the noise of every :class:`GaussianNoise` module (on the device the
+        model will run on).
+    init_generator : torch.Generator, optional
+        CPU generator for the initial weights (PyTorch's default initialization,
+        drawn from it); ``None`` uses torch's global generator, like ``nn.Linear``.
 
     Attributes
     ----------
@@ -53,7 +56,7 @@ class SZTNet(nn.Module):
     """
 
     def __init__(self, activation: str = "tanh", beta: float = 0.005, *, widths=SZT_WIDTHS,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, init_generator: torch.Generator | None = None):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -68,8 +71,8 @@ class SZTNet(nn.Module):
             for a, b in zip(widths[:-2], widths[1:-1])
         )
         self.out = nn.Linear(widths[-2], widths[-1])
-        if generator is not None:
-            self.reset_parameters(generator)
+        if init_generator is not None:
+            self.reset_parameters(init_generator)
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator) -> None:
@@ -78,8 +81,8 @@ class SZTNet(nn.Module):
         for lin in self.linears():
             bound = 1.0 / lin.in_features ** 0.5
             for p in (lin.weight, lin.bias):
-                u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
-                p.copy_((2 * u - 1) * bound)
+                u = torch.rand(p.shape, generator=generator, dtype=p.dtype)  # on the generator's device
+                p.copy_(((2 * u - 1) * bound).to(p.device))
 
     def linears(self) -> list[nn.Linear]:
         """The affine maps in order, the output layer last."""
@@ -91,19 +94,13 @@ class SZTNet(nn.Module):
         return self.out(x)  # (n, 2)
 
     @torch.no_grad()
-    def hidden_values(self, x: torch.Tensor, noisy: bool = False) -> list[torch.Tensor]:
-        """The hidden representations for inputs ``x``: the noiseless values ``S_ℓ = f_ℓ(x)``
-        of the deterministic network (``noisy=False``) or one noisy pass ``T_ℓ``.
-
-        Returns a list of tensors of shape ``(n, d_ℓ)``, ℓ = 1…L−1.
-        """
+    def hidden_values(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The noiseless hidden representations ``f_ℓ(x)`` of the deterministic network
+        (all noise off), a list of tensors of shape ``(n, d_ℓ)``, ℓ = 1…L−1."""
         outs = []
-        for block in self.hidden:
-            lin, act, noise = block
-            s = act(lin(x))  # (n, d_ℓ)
-            x = s + noise.beta * torch.randn(s.shape, generator=noise.generator, device=s.device,
-                                             dtype=s.dtype) if (noisy and noise.beta > 0) else s
-            outs.append(s if not noisy else x)
+        for lin, act, _noise in self.hidden:
+            x = act(lin(x))  # (n, d_ℓ)
+            outs.append(x)
         return outs
 
 
