@@ -224,6 +224,7 @@ class MnistResults:
     dist_between: np.ndarray        # (F, 5, B)
     timings: dict = field(default_factory=dict)
     device: str = "cpu"
+    source: str = "computed in this session"
 
     @property
     def epochs(self) -> np.ndarray:
@@ -262,8 +263,18 @@ class MnistResults:
     def from_stored(cls, run) -> "MnistResults":
         """Rebuild from a :class:`~infoflow_core.results.StoredRun`."""
         s = run.summary
+        source = f"stored run {run.path} (written {s.get('date', '?')}, infoflow_core {s.get('version', '?')})"
         return cls(config=s["config"], variants=s["variants"], timings=s.get("timings", {}),
-                   device=s.get("device", "cpu"), **{k: run.arrays[k] for k in cls._ARRAYS})
+                   device=s.get("device", "cpu"), source=source, **{k: run.arrays[k] for k in cls._ARRAYS})
+
+    def describe(self) -> str:
+        """Where these numbers come from: scale, sizes, device, times."""
+        c, t = self.config, self.timings
+        return (f"{c['scale']} scale, {self.source}: {c['n_seeds']} seeds × {len(self.variants)} variants, "
+                f"{c['n_train']} training images, {c['epochs']} epochs, batch {c['batch_size']}, "
+                f"Table 1 on {c['n_val']} validation images, analysis on {c['n_analysis']}; "
+                f"device {self.device}; training {t.get('train_s', float('nan')):.0f} s, "
+                f"total {t.get('wall_s', float('nan')):.0f} s")
 
 
 # ----------------------------------------------------------------------------- training
@@ -436,15 +447,15 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
         scale10k = 10000.0 / config.n_val
         errors[:, chunk_seeds] = wrong.T * scale10k
         errors_off[:, chunk_seeds] = wrong_off.T * scale10k
-        with torch.no_grad():
-            reps = [torch.cat(parts) for parts in zip(*[
-                stack.representations(x_ana[s:s + 250]) for s in range(0, x_ana.shape[0], 250)])]  # 4 × (n, M, d)
-        for i in range(len(chunk_seeds)):
-            for v in range(1, n_var):
-                for ell, r in enumerate(reps):
-                    c = cosine_similarities(r[:, i * n_var], r[:, i * n_var + v]).double().cpu()  # (n,)
-                    cos_counts[v - 1, ell] += torch.histc(c, B, -1.0, 1.0).numpy()
-                    cos_sum[v - 1, ell] += float(c.sum())
+        for start in range(0, config.n_analysis, 250):  # chunks: 48 models × 10,000 images would not fit at once
+            with torch.no_grad():
+                reps = stack.representations(x_ana[start:start + 250])  # 4 × (c, M, d_ℓ), noise and dropout off
+            for i in range(len(chunk_seeds)):
+                for v in range(1, n_var):
+                    for ell, r in enumerate(reps):
+                        c = cosine_similarities(r[:, i * n_var], r[:, i * n_var + v]).double().cpu()  # (c,)
+                        cos_counts[v - 1, ell] += torch.histc(c, B, -1.0, 1.0).numpy()
+                        cos_sum[v - 1, ell] += float(c.sum())
         eval_s += time.perf_counter() - t0
     if bar is not None:
         bar.close()

@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from ._render import slider_steps
 
-__all__ = ["plot_table1", "plot_cosine_histograms", "plot_two_bin_entropy", "plot_unit_entropy",
+__all__ = ["plot_digits", "plot_table1", "plot_cosine_histograms", "plot_two_bin_entropy", "plot_unit_entropy",
            "plot_distance_histograms"]
 
 _LAYERS = ["layer 1 (conv)", "layer 2 (conv)", "layer 3 (dense)", "layer 4 (logits)"]
@@ -22,6 +22,21 @@ def _scale_note(results) -> str:
     c = results.config
     return (f"{c['scale']} scale: {c['n_train']} training images, {c['epochs']} epochs, "
             f"{c['n_seeds']} seeds")
+
+
+def plot_digits(images, labels) -> go.Figure:
+    """A row of MNIST digits (``images`` uint8 of shape (k, 28, 28)) titled by label."""
+    images = np.asarray(images)
+    labels = [int(v) for v in np.asarray(labels)]
+    k = images.shape[0]
+    fig = make_subplots(rows=1, cols=k, subplot_titles=[f"label {v}" for v in labels], horizontal_spacing=0.01)
+    for i in range(k):
+        fig.add_trace(go.Heatmap(z=images[i][::-1], colorscale="gray_r", zmin=0, zmax=255, showscale=False,
+                                 hovertemplate="pixel %{z}<extra></extra>"), row=1, col=i + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x")
+    fig.update_layout(height=170, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
 
 
 def plot_table1(results) -> go.Figure:
