@@ -78,13 +78,13 @@ def neuron_config(scale: str) -> dict:
         two_neuron_quantiles=64,
     )
     if scale == "quick":
-        base.update(per_decade=20, sp_betas=[0.01], sp_every=3, n_mc=1000,
-                    two_neuron_sp_n_x=50, two_neuron_sp_every=4)
+        base.update(per_decade=20, sp_betas=[0.01], sp_every=3, n_mc=1000, two_neuron_per_decade=8,
+                    two_neuron_quantiles=32, two_neuron_sp_n_x=50, two_neuron_sp_every=3)
     elif scale == "book":
-        base.update(per_decade=40, sp_betas=[0.01, 0.1, 0.5], sp_every=2, n_mc=4000,
+        base.update(per_decade=40, sp_betas=[0.01, 0.1, 0.5], sp_every=2, n_mc=4000, two_neuron_per_decade=20,
                     two_neuron_sp_n_x=200, two_neuron_sp_every=2)
     elif scale == "full":
-        base.update(per_decade=40, sp_betas=list(base["betas"]), sp_every=1, n_mc=20000,
+        base.update(per_decade=40, sp_betas=list(base["betas"]), sp_every=1, n_mc=20000, two_neuron_per_decade=20,
                     two_neuron_sp_n_x=1000, two_neuron_sp_every=1)
     else:
         raise ValueError(f"scale must be 'quick', 'book' or 'full', got {scale!r}")
@@ -496,8 +496,8 @@ class TwoNeuronResults:
         ``I(X; T1)``, exact (four-component mixture, quadrature).
     mi_t2 : ndarray, shape (B, K)
         ``I(X; T2)`` with ``T2 = σ(w2 T1 + b2) + Z2``: the law of ``S2`` given ``X`` is
-        represented by ``m`` equally weighted normal quantiles of ``Z1`` (deterministic,
-        error below 10⁻³ nats for m = 64 in our checks), then quadrature.
+        represented by ``m = config["two_neuron_quantiles"]`` equally weighted normal
+        quantiles of ``Z1`` (deterministic), then quadrature.
     sp_index : ndarray of int, shape (Ks,)
     sp_mi_t2, sp_stderr_t2 : ndarray, shape (B, Ks)
         The SP estimator (random ``n_x`` noise draws per input), for comparison.
@@ -544,7 +544,7 @@ def run_two_neuron(config: dict, *, generator: torch.Generator | None = None,
     slope = float(config.get("slope", 0.1))
     n = int(config["two_neuron_epochs"])
     tr = train_leaky_chain(n, lr=config["lr"], slope=slope,
-                           record_epochs=log_epochs(n, max(10, int(config["per_decade"]) // 2)))
+                           record_epochs=log_epochs(n, int(config["two_neuron_per_decade"])))
     betas = np.asarray(config["two_neuron_betas"], dtype=np.float64)
     m = int(config["two_neuron_quantiles"])
     z = norm.ppf((np.arange(m) + 0.5) / m)  # (m,) equally weighted quantiles of N(0, 1)
