@@ -29,7 +29,6 @@ import torch
 from torch.nn import functional as F
 
 from ..binning import binned_entropy
-from ..clustering import pairwise_distance_histograms
 from ..data.szt import SZTData, szt_data
 from ..entropy import gm_entropy
 from ..models.szt import SZT_WIDTHS, SZTNet, orthonormalize_
@@ -42,7 +41,7 @@ __all__ = [
     "SCALE_SETTINGS", "EXPERIMENTS", "measurement_epochs", "experiment_config",
     "train_szt", "estimate_information", "run_noisy", "run_deterministic",
     "run_dpi_realizations", "run_szt", "save_szt_run", "szt_run_from_stored",
-    "compression_summary", "test_loss_rise", "hbin_correlations", "dpi_check", "main",
+    "class_distance_histograms", "compression_summary", "test_loss_rise", "hbin_correlations", "dpi_check", "main",
 ]
 
 #: Sizes per scale. ``n_x``: noise realizations per input (R); ``n_mc``: Monte Carlo
@@ -50,9 +49,9 @@ __all__ = [
 #: the log-spaced epoch grid (duplicates removed: 100 points over 10⁴ epochs give the
 #: paper's 84 epochs); ``dpi_n_x``: realizations tried in the DPI check.
 SCALE_SETTINGS = {
-    "quick": dict(n_epochs=150, n_points=10, n_x=4, n_mc=1024, n_mc_cond=16, n_snapshots=4,
+    "quick": dict(n_epochs=120, n_points=8, n_x=3, n_mc=512, n_mc_cond=16, n_snapshots=4,
                   dpi_n_x=(1, 2, 4, 8), hist_bins=40, det_points=12),
-    "book": dict(n_epochs=4000, n_points=40, n_x=10, n_mc=4096, n_mc_cond=32, n_snapshots=8,
+    "book": dict(n_epochs=4000, n_points=30, n_x=10, n_mc=4096, n_mc_cond=32, n_snapshots=8,
                  dpi_n_x=(1, 2, 5, 10, 20, 50), hist_bins=50, det_points=40),
     "full": dict(n_epochs=10_000, n_points=100, n_x=1000, n_mc=16_384, n_mc_cond=128, n_snapshots=10,
                  dpi_n_x=(1, 3, 10, 30, 100, 300, 1000), hist_bins=60, det_points=100),
@@ -104,7 +103,7 @@ class SZTConfig:
     bin_sizes : tuple of float
         Bin sizes for the deterministic network (Fig. 1).
     histograms : bool
-        Whether to record pairwise-distance histograms (Fig. 6).
+        Whether to record pairwise-distance histograms (Fig. 6) at the snapshot epochs.
     hist_bins : int
         Bins of those histograms over ``[0, 2√d_ℓ]`` (the diameter of the tanh cube).
     snapshot_epochs : tuple of int
@@ -184,9 +183,9 @@ class SZTResult:
     train_loss, test_loss, train_acc, test_acc : ndarray, shape (K,)
         Of the noiseless network (eval mode); cross-entropy in nats.
     hist_edges : ndarray, shape (L, B + 1)
-    hist_within, hist_between : ndarray, shape (E, L, B)
+    hist_within, hist_between : ndarray, shape (S, L, B)
         Counts of pairwise distances between T_ℓ of same- and different-label inputs
-        (empty when the config has ``histograms=False``).
+        at the ``snapshot_epochs`` (empty when the config has ``histograms=False``).
     snapshot_epochs : ndarray, shape (S,)
     snapshots : ndarray, shape (S, 4096, d_L)
         One noisy realization of the last hidden layer for every input.
@@ -431,6 +430,38 @@ def _hist_edges(config: SZTConfig, widths) -> np.ndarray:
     return np.stack([np.linspace(0.0, 2.0 * math.sqrt(d), config.hist_bins + 1) for d in widths])  # (L, B+1)
 
 
+def class_distance_histograms(t: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor):
+    """Histograms of within- and between-class pairwise distances (pairs i < j) for
+    *uniform* bin ``edges``: the same counts as
+    :func:`~infoflow_core.clustering.pairwise_distance_histograms` (up to distances
+    that fall on an edge within rounding), faster for two classes of a few thousand
+    points: ``torch.pdist`` inside each class, ``torch.cdist`` between them, ``histc``.
+
+    Parameters
+    ----------
+    t : Tensor, shape (n, d)
+    labels : Tensor, shape (n,)
+    edges : Tensor, shape (B + 1,), equally spaced
+
+    Returns
+    -------
+    within, between : Tensor of int64, shape (B,)
+    """
+    lo, hi, n_bins = float(edges[0]), float(edges[-1]), edges.numel() - 1
+    classes = torch.unique(labels)
+    within = torch.zeros(n_bins, dtype=torch.float64, device=t.device)
+    between = torch.zeros_like(within)
+    groups = [t[labels == c] for c in classes]  # each (n_c, d)
+    for a, ga in enumerate(groups):
+        if ga.shape[0] > 1:
+            within += torch.histc(torch.pdist(ga), bins=n_bins, min=lo, max=hi).double()  # n_c (n_c − 1) / 2 distances
+        for gb in groups[a + 1:]:
+            for r0 in range(0, ga.shape[0], 1024):
+                dist = torch.cdist(ga[r0:r0 + 1024], gb, compute_mode="donot_use_mm_for_euclid_dist")  # (r, n_b)
+                between += torch.histc(dist.reshape(-1), bins=n_bins, min=lo, max=hi).double()
+    return within.round().long(), between.round().long()
+
+
 def _device_of(device) -> torch.device:
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -473,6 +504,7 @@ def run_noisy(config: SZTConfig, *, data: SZTData | None = None, device=None, pr
     edges_t = [torch.as_tensor(e, device=device) for e in edges]
     rows: list[dict] = []
     snaps: list[np.ndarray] = []
+    hists: list[tuple] = []
     bar = _progress(range(len(config.epochs)), progress, desc=f"{config.name}: measured epochs")
     bar_iter = iter(bar) if progress else None
 
@@ -489,12 +521,11 @@ def run_noisy(config: SZTConfig, *, data: SZTData | None = None, device=None, pr
         bin_size = config.bin_factor * config.beta
         row["h_bin"] = [binned_entropy(t, bin_size=bin_size, value_range=_bin_range(t, config.activation))
                         for t in t_layers]
-        if config.histograms:
-            hw, hb = zip(*(pairwise_distance_histograms(t, data.y, e) for t, e in zip(t_layers, edges_t)))
-            row["hist_within"] = [h.cpu().numpy() for h in hw]
-            row["hist_between"] = [h.cpu().numpy() for h in hb]
         if epoch in config.snapshot_epochs:
             snaps.append(t_layers[-1].float().cpu().numpy())
+            if config.histograms:
+                hw, hb = zip(*(class_distance_histograms(t, data.y, e) for t, e in zip(t_layers, edges_t)))
+                hists.append(([h.cpu().numpy() for h in hw], [h.cpu().numpy() for h in hb]))
         rows.append(row)
         if bar_iter is not None:
             next(bar_iter, None)
@@ -504,8 +535,8 @@ def run_noisy(config: SZTConfig, *, data: SZTData | None = None, device=None, pr
         bar.close()
     stack = lambda key: np.asarray([r[key] for r in rows], dtype=np.float64)  # noqa: E731  (E, L)
     if config.histograms:
-        hw = np.asarray([r["hist_within"] for r in rows], dtype=np.int64)  # (E, L, B)
-        hb = np.asarray([r["hist_between"] for r in rows], dtype=np.int64)
+        hw = np.asarray([h[0] for h in hists], dtype=np.int64)  # (S, L, B)
+        hb = np.asarray([h[1] for h in hists], dtype=np.int64)
     else:
         hw = hb = np.zeros((0, n_layers, config.hist_bins), dtype=np.int64)
     return SZTResult(

@@ -1,0 +1,191 @@
+"""Figures of Section 5.1 (the SZT network): one function per figure, each taking a
+results object of :mod:`infoflow_core.experiments.szt` and returning a plotly Figure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ._render import slider_steps
+
+__all__ = [
+    "plot_information", "plot_layer_scatter", "plot_distance_histograms", "plot_binning",
+    "plot_hbin_vs_information", "plot_dpi_realizations", "plot_layer_comparison",
+]
+
+_LAYER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+_LN_4096 = math.log(4096)
+_NAMES = {"tanh": "tanh, β = 0.005 (Fig. 5(a))", "orthonormal": "tanh + orthonormality, β = 0.005 (Fig. 5(b))",
+          "linear": "linear, β = 0.01 (Fig. 5(c))", "relu": "ReLU, β = 0.005"}
+
+
+def _title(result) -> str:
+    return _NAMES.get(result.name, result.name)
+
+
+def _slider(steps, prefix: str) -> list[dict]:
+    return [{"active": 0, "currentvalue": {"prefix": prefix}, "pad": {"t": 40}, "steps": steps}]
+
+
+def plot_information(result, *, title: str | None = None) -> go.Figure:
+    """Fig. 5 (left column): I(X; T_ℓ) per layer across epochs with ±2 standard-error
+    bars, the train and test loss of the noiseless network below, and H(Bin(T_ℓ))
+    (bins of 10β) at the bottom.
+
+    Parameters
+    ----------
+    result : SZTResult
+    """
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.45, 0.2, 0.35])
+    ep = result.epochs
+    for k in range(result.n_layers):
+        color = _LAYER_COLORS[k % len(_LAYER_COLORS)]
+        fig.add_trace(go.Scatter(x=ep, y=result.mi[:, k], mode="lines+markers", name=f"T{k + 1}",
+                                 legendgroup=f"T{k + 1}", line={"color": color}, marker={"size": 4},
+                                 error_y={"type": "data", "array": 2 * result.mi_stderr[:, k], "visible": True,
+                                          "thickness": 1, "width": 2}),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=ep, y=result.h_bin[:, k], mode="lines", name=f"T{k + 1}", showlegend=False,
+                                 legendgroup=f"T{k + 1}", line={"color": color, "dash": "dot"}), row=3, col=1)
+    le = result.loss_epochs
+    fig.add_trace(go.Scatter(x=le, y=result.train_loss, mode="lines", name="train loss",
+                             line={"color": "black", "width": 1}), row=2, col=1)
+    fig.add_trace(go.Scatter(x=le, y=result.test_loss, mode="lines", name="test loss",
+                             line={"color": "gray", "width": 1, "dash": "dash"}), row=2, col=1)
+    for row in (1, 3):
+        fig.add_hline(y=_LN_4096, line={"dash": "dash", "color": "lightgray", "width": 1}, row=row, col=1)
+    fig.update_xaxes(type="log", row=3, col=1, title_text="epoch")
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(title_text="I(X; T_ℓ) [nats]", row=1, col=1)
+    fig.update_yaxes(title_text="loss [nats]", row=2, col=1)
+    fig.update_yaxes(title_text="H(Bin(T_ℓ)), bin 10β", row=3, col=1)
+    fig.update_layout(height=760, title={"text": title or f"Information flow: {_title(result)}"},
+                      legend={"orientation": "v"}, margin={"t": 60})
+    return fig
+
+
+def plot_layer_scatter(result, *, layer: int | None = None) -> go.Figure:
+    """Fig. 5 (right): the last hidden layer (d = 3), one noisy realization per input,
+    colored by label, with a slider over the stored snapshot epochs."""
+    snaps = result.snapshots  # (S, n, 3)
+    if snaps.shape[0] == 0:
+        raise ValueError("result has no snapshots")
+    labels = np.asarray(result.labels)
+    fig = go.Figure()
+    for s, epoch in enumerate(result.snapshot_epochs):
+        for c, color in ((0, "#1f77b4"), (1, "#d62728")):
+            pts = snaps[s][labels == c]  # (n_c, 3)
+            fig.add_trace(go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers", name=f"y = {c}",
+                                       marker={"size": 2, "color": color, "opacity": 0.6}, visible=(s == 0)))
+    epochs = [int(e) for e in result.snapshot_epochs]
+    name = f"T{result.n_layers}"
+    titles = [f"{name} at epoch {e}: {_title(result)}" for e in epochs]
+    fig.update_layout(sliders=_slider(slider_steps([str(e) for e in epochs], 2, titles=titles), "epoch "),
+                      title={"text": titles[0]}, height=600,
+                      scene={"xaxis_title": "unit 1", "yaxis_title": "unit 2", "zaxis_title": "unit 3",
+                             "aspectmode": "cube"})
+    if result.config.get("activation") == "tanh":
+        rng = [-1.05, 1.05]
+        fig.update_layout(scene={"xaxis": {"range": rng}, "yaxis": {"range": rng}, "zaxis": {"range": rng}})
+    return fig
+
+
+def plot_distance_histograms(result) -> go.Figure:
+    """Fig. 6: histograms (fractions of pairs) of within- and between-class pairwise
+    distances of T_ℓ for each layer, with a slider over the snapshot epochs."""
+    hw, hb = result.hist_within, result.hist_between  # (S, L, B)
+    if hw.shape[0] == 0:
+        raise ValueError("result has no pairwise-distance histograms (config histograms=False)")
+    n_s, n_l, _ = hw.shape
+    fig = make_subplots(rows=1, cols=n_l, subplot_titles=[f"T{k + 1}" for k in range(n_l)], horizontal_spacing=0.03)
+    for s in range(n_s):
+        for k in range(n_l):
+            edges = result.hist_edges[k]
+            mids = 0.5 * (edges[1:] + edges[:-1])
+            width = edges[1] - edges[0]
+            for counts, name, color in ((hw[s, k], "within class", "#1f77b4"), (hb[s, k], "between classes", "#d62728")):
+                frac = counts / max(1, counts.sum())
+                fig.add_trace(go.Bar(x=mids, y=frac, width=width, name=name, marker={"color": color}, opacity=0.55,
+                                     legendgroup=name, showlegend=(k == 0), visible=(s == 0)), row=1, col=k + 1)
+    epochs = [int(e) for e in result.snapshot_epochs]
+    titles = [f"Pairwise distances at epoch {e}: {_title(result)}" for e in epochs]
+    fig.update_layout(barmode="overlay", height=360, title={"text": titles[0]},
+                      sliders=_slider(slider_steps([str(e) for e in epochs], 2 * n_l, titles=titles), "epoch "))
+    fig.update_xaxes(title_text="distance")
+    fig.update_yaxes(showticklabels=False)
+    fig.update_yaxes(title_text="fraction of pairs", showticklabels=True, col=1)
+    return fig
+
+
+def plot_binning(binning) -> go.Figure:
+    """Fig. 1: I(X; Bin(T_ℓ)) = H(Bin(T_ℓ)) of the deterministic network across epochs,
+    one curve per layer, with a slider over the bin size. Dashed: ln 4096 ≈ 8.32."""
+    h = binning.h_bin  # (E, K, L)
+    n_e, n_k, n_l = h.shape
+    fig = go.Figure()
+    for j in range(n_k):
+        for k in range(n_l):
+            fig.add_trace(go.Scatter(x=binning.epochs, y=h[:, j, k], mode="lines+markers", name=f"T{k + 1}",
+                                     marker={"size": 4}, line={"color": _LAYER_COLORS[k % len(_LAYER_COLORS)]},
+                                     visible=(j == 0)))
+    labels = [f"{b:g}" for b in binning.bin_sizes]
+    titles = [f"Deterministic network (β = 0): H(Bin(T_ℓ)), bin size {b}" for b in labels]
+    fig.add_hline(y=_LN_4096, line={"dash": "dash", "color": "gray", "width": 1},
+                  annotation_text="ln 4096", annotation_position="bottom right")
+    fig.update_layout(title={"text": titles[0]}, height=450, xaxis={"type": "log", "title": "epoch"},
+                      yaxis={"title": "I(X; Bin(T_ℓ)) [nats]", "range": [0, 8.8]},
+                      sliders=_slider(slider_steps(labels, n_l, titles=titles), "bin size "))
+    return fig
+
+
+def plot_hbin_vs_information(result) -> go.Figure:
+    """H(Bin(T_ℓ)) (bins of 10β) against I(X; T_ℓ) over the measured epochs, one panel
+    per layer, with the Pearson correlation in each panel's title."""
+    from ..experiments.szt import hbin_correlations
+
+    r = hbin_correlations(result)
+    n_l = result.n_layers
+    fig = make_subplots(rows=1, cols=n_l, subplot_titles=[f"T{k + 1}: r = {r[k]:.2f}" for k in range(n_l)],
+                        horizontal_spacing=0.05)
+    for k in range(n_l):
+        fig.add_trace(go.Scatter(x=result.mi[:, k], y=result.h_bin[:, k], mode="markers",
+                                 marker={"color": np.log10(result.epochs), "colorscale": "Viridis", "size": 6,
+                                         "showscale": k == n_l - 1,
+                                         "colorbar": {"title": "log₁₀ epoch"} if k == n_l - 1 else None},
+                                 text=[f"epoch {e}" for e in result.epochs], name=f"T{k + 1}", showlegend=False),
+                      row=1, col=k + 1)
+    fig.update_xaxes(title_text="I(X; T_ℓ)")
+    fig.update_yaxes(title_text="H(Bin(T_ℓ))", col=1)
+    fig.update_layout(height=330, title={"text": f"Binned entropy against information: {_title(result)}"})
+    return fig
+
+
+def plot_dpi_realizations(dpi) -> go.Figure:
+    """I(X; T_ℓ) per layer for one trained network against the number of noise
+    realizations per input (±2 standard errors). The data-processing inequality
+    requires the curves to stay ordered, T1 on top."""
+    fig = go.Figure()
+    for k in range(dpi.mi.shape[1]):
+        fig.add_trace(go.Scatter(x=dpi.n_x, y=dpi.mi[:, k], mode="lines+markers", name=f"T{k + 1}",
+                                 line={"color": _LAYER_COLORS[k % len(_LAYER_COLORS)]},
+                                 error_y={"type": "data", "array": 2 * dpi.mi_stderr[:, k], "visible": True}))
+    fig.update_layout(title={"text": f"Realizations per input and the DPI ({dpi.experiment}, epoch {dpi.epoch})"},
+                      xaxis={"type": "log", "title": "realizations per input n_x"},
+                      yaxis={"title": "I(X; T_ℓ) [nats]"}, height=420)
+    return fig
+
+
+def plot_layer_comparison(results: dict, *, layer: int = 5) -> go.Figure:
+    """I(X; T_layer) across epochs for several experiments on one axis (±2 s.e.)."""
+    fig = go.Figure()
+    for j, (name, r) in enumerate(results.items()):
+        k = layer - 1
+        fig.add_trace(go.Scatter(x=r.epochs, y=r.mi[:, k], mode="lines+markers", name=_NAMES.get(name, name),
+                                 marker={"size": 4}, line={"color": _LAYER_COLORS[j % len(_LAYER_COLORS)]},
+                                 error_y={"type": "data", "array": 2 * r.mi_stderr[:, k], "visible": True}))
+    fig.update_layout(title={"text": f"I(X; T{layer}) in each network"}, height=420,
+                      xaxis={"type": "log", "title": "epoch"}, yaxis={"title": f"I(X; T{layer}) [nats]"})
+    return fig
