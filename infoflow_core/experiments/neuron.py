@@ -497,7 +497,8 @@ class TwoNeuronResults:
     mi_t2 : ndarray, shape (B, K)
         ``I(X; T2)`` with ``T2 = σ(w2 T1 + b2) + Z2``: the law of ``S2`` given ``X`` is
         represented by ``m = config["two_neuron_quantiles"]`` equally weighted normal
-        quantiles of ``Z1`` (deterministic), then quadrature.
+        quantiles of ``Z1`` (deterministic), then quadrature; 32 quantiles differ from
+        512 by less than 10⁻³ nats along the default run (β = 0.01 and 0.3).
     sp_index : ndarray of int, shape (Ks,)
     sp_mi_t2, sp_stderr_t2 : ndarray, shape (B, Ks)
         The SP estimator (random ``n_x`` noise draws per input), for comparison.
