@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ __all__ = [
     "SCALE_SETTINGS", "EXPERIMENTS", "measurement_epochs", "experiment_config",
     "train_szt", "estimate_information", "run_noisy", "run_deterministic",
     "run_dpi_realizations", "run_szt", "save_szt_run", "szt_run_from_stored",
-    "class_distance_histograms", "compression_summary", "test_loss_rise", "hbin_correlations", "dpi_check", "main",
+    "class_distance_histograms", "distance_summary", "compression_summary", "test_loss_rise", "hbin_correlations", "dpi_check", "main",
 ]
 
 #: Sizes per scale. ``n_x``: noise realizations per input (R); ``n_mc``: Monte Carlo
@@ -49,7 +49,7 @@ __all__ = [
 #: the log-spaced epoch grid (duplicates removed: 100 points over 10⁴ epochs give the
 #: paper's 84 epochs); ``dpi_n_x``: realizations tried in the DPI check.
 SCALE_SETTINGS = {
-    "quick": dict(n_epochs=120, n_points=8, n_x=3, n_mc=512, n_mc_cond=16, n_snapshots=4,
+    "quick": dict(n_epochs=120, n_points=8, n_x=3, n_mc=512, n_mc_cond=16, n_snapshots=3,
                   dpi_n_x=(1, 2, 4, 8), hist_bins=40, det_points=12),
     "book": dict(n_epochs=4000, n_points=30, n_x=10, n_mc=4096, n_mc_cond=32, n_snapshots=8,
                  dpi_n_x=(1, 2, 5, 10, 20, 50), hist_bins=50, det_points=40),
@@ -669,6 +669,23 @@ def hbin_correlations(result: SZTResult) -> np.ndarray:
     return np.asarray(out)
 
 
+def distance_summary(result: SZTResult) -> dict:
+    """Medians of the within- and between-class pairwise distances (from the Fig. 6
+    histograms, bin centres), per snapshot epoch and layer: arrays of shape (S, L).
+    Clustering by class shows as a within-class median far below the between-class one."""
+    if result.hist_within.shape[0] == 0:
+        raise ValueError("result has no pairwise-distance histograms (config histograms=False)")
+    mids = 0.5 * (result.hist_edges[:, 1:] + result.hist_edges[:, :-1])  # (L, B)
+
+    def median(counts):  # (S, L, B) -> (S, L)
+        cum = np.cumsum(counts, axis=-1)
+        k = (cum >= 0.5 * cum[..., -1:]).argmax(axis=-1)  # (S, L)
+        return np.take_along_axis(np.broadcast_to(mids, counts.shape), k[..., None], axis=-1)[..., 0]
+
+    return {"epochs": result.snapshot_epochs, "within": median(result.hist_within),
+            "between": median(result.hist_between)}
+
+
 def dpi_check(mi, mi_stderr, *, n_sigma: float = 2.0) -> dict:
     """Check I(X; T_{ℓ+1}) ≤ I(X; T_ℓ) within ``n_sigma`` standard errors.
 
@@ -697,7 +714,7 @@ def dpi_check(mi, mi_stderr, *, n_sigma: float = 2.0) -> dict:
 
 
 def run_szt(scale: str, *, experiments=tuple(EXPERIMENTS), deterministic: bool = True, dpi: bool = True,
-            seed: int = 0, device=None, progress: bool = True) -> SZTRun:
+            histograms: bool | None = None, seed: int = 0, device=None, progress: bool = True) -> SZTRun:
     """Run the SZT experiments of Section 5.1 at ``scale`` (see :data:`SCALE_SETTINGS`).
 
     Parameters
@@ -710,6 +727,9 @@ def run_szt(scale: str, *, experiments=tuple(EXPERIMENTS), deterministic: bool =
     dpi : bool
         Also run :func:`run_dpi_realizations` on the final ``"tanh"`` network (needs it
         in ``experiments``).
+    histograms : bool, optional
+        Record Fig. 6's distance histograms; ``None``: for the tanh networks only
+        (see :data:`EXPERIMENTS`).
     seed : int
     device : str or torch.device, optional
         Default: CUDA when available.
@@ -719,8 +739,10 @@ def run_szt(scale: str, *, experiments=tuple(EXPERIMENTS), deterministic: bool =
     data = szt_data(seed)
     results = {}
     for name in experiments:
-        results[name] = run_noisy(experiment_config(name, scale, seed=seed), data=data, device=dev,
-                                  progress=progress)
+        config = experiment_config(name, scale, seed=seed)
+        if histograms is not None:
+            config = replace(config, histograms=bool(histograms))
+        results[name] = run_noisy(config, data=data, device=dev, progress=progress)
     binning = None
     if deterministic:
         binning = run_deterministic(experiment_config("deterministic", scale, seed=seed), data=data,
