@@ -6,15 +6,37 @@ computed block by block with an online maximum, so memory stays bounded whatever
 the sizes. Distances are formed as differences (``torch.cdist`` without the matrix
 product) for small ``d``, where that is both fast and free of cancellation, and by a
 float64 matrix product on centred data for large ``d``.
+
+Two exact paths (``method``):
+
+- ``"dense"``: every (query, centre) pair, in blocks (this module).
+- ``"pruned"``: block-sparse; centres whose kernel value is below e^{-(ln n + 28)}
+  of the query's largest one are skipped, so the sum is exact to e^{-28} ≈ 7e-13
+  relative (:mod:`._kernels_pruned`). Fast when components are far apart
+  compared with β.
+- ``"auto"`` (default) picks between them per mixture; see :func:`choose_method`.
 """
 
 from __future__ import annotations
 
 import torch
 
+from . import _kernels_pruned
 from ._validation import check_chunk_size
 
 __all__: list[str] = []
+
+#: Accepted values of ``method``.
+METHODS = ("auto", "dense", "pruned")
+#: "auto" never prunes mixtures with fewer centres than this (the dense tiles are
+#: already efficient and the spatial blocks would be few).
+AUTO_PRUNE_MIN_CENTERS = 2048
+#: ... nor problems with fewer (query, centre) pairs per mixture than this.
+AUTO_PRUNE_MIN_PAIRS = 1 << 23
+#: "auto" prunes when a probe finds that at most this fraction of pairs is kept.
+AUTO_PRUNE_MAX_FRACTION = 0.25
+#: Queries in the probe that estimates the kept fraction.
+AUTO_PROBE_QUERIES = 256
 
 #: Above this dimension squared distances come from a float64 matrix product.
 MATMUL_MIN_DIM = 17
@@ -42,8 +64,50 @@ def _squared_distances(xq: torch.Tensor, cc: torch.Tensor, shift: torch.Tensor |
     return d2.clamp_min_(0.0).to(xq.dtype)
 
 
+def check_method(method, name: str = "method") -> str:
+    """One of :data:`METHODS`, else ``ValueError``."""
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"{name} must be one of {', '.join(repr(m) for m in METHODS)}, got {method!r}")
+    return method
+
+
+def _shift(centers: torch.Tensor) -> torch.Tensor | None:
+    """Per-mixture mean (B, 1, d) in float64 when the matrix-product path is used."""
+    if centers.shape[-1] < MATMUL_MIN_DIM:
+        return None
+    return centers.mean(dim=1, keepdim=True).to(torch.float64)
+
+
+def choose_method(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
+                  leaf: int | None = None, part=None) -> str:
+    """The path ``method="auto"`` takes for one mixture: ``"dense"`` or ``"pruned"``.
+
+    Rule: dense when the mixture has fewer than ``AUTO_PRUNE_MIN_CENTERS`` centres or
+    fewer than ``AUTO_PRUNE_MIN_PAIRS`` (query, centre) pairs; otherwise the centres
+    are split into spatial blocks and ``AUTO_PROBE_QUERIES`` evenly spaced queries
+    are probed: pruned when the fraction of pairs the pruned path would compute is
+    at most ``AUTO_PRUNE_MAX_FRACTION``.
+
+    Parameters
+    ----------
+    x : Tensor, shape (m, d)
+    centers : Tensor, shape (n, d)
+    """
+    m, d = x.shape
+    n = centers.shape[0]
+    if n < AUTO_PRUNE_MIN_CENTERS or m * n < AUTO_PRUNE_MIN_PAIRS:
+        return "dense"
+    if part is None:
+        part = _kernels_pruned.Partition(centers, leaf or _kernels_pruned.default_leaf(d))
+    probe = x[torch.linspace(0, m - 1, min(m, AUTO_PROBE_QUERIES), device=x.device).long()]  # (p, d)
+    shift = _shift(centers.unsqueeze(0))
+    shift = None if shift is None else shift[0:1]
+    frac = _kernels_pruned.kept_fraction(probe, part, beta, lambda a, b: _squared_distances(a, b, shift))
+    return "pruned" if frac <= AUTO_PRUNE_MAX_FRACTION else "dense"
+
+
 def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
-                    chunk_size: int | str = "auto") -> torch.Tensor:
+                    chunk_size: int | str = "auto", method: str = "auto") -> torch.Tensor:
     """``log Σ_j exp(−‖x_i − c_j‖² / (2β²))`` for batches of query points and centres.
 
     Parameters
@@ -55,9 +119,15 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     beta : float
         Kernel width (standard deviation) β > 0.
     chunk_size : int or "auto"
-        Centres per block (``"auto"``: 2048). The number of query points per block
-        is chosen so that a block holds about 4·10⁶ numbers. Results do not depend
-        on it beyond floating-point summation order.
+        Centres per block (``"auto"``: 2048 for the dense path; for the pruned path
+        the size of its spatial blocks, "auto": 256 for d ≤ 16, else 512). The
+        number of query points per block is chosen so that a block holds about
+        4·10⁶ numbers. Results do not depend on it beyond floating-point summation
+        order.
+    method : {"auto", "dense", "pruned"}
+        ``"dense"`` sums every pair; ``"pruned"`` skips centres below
+        e^{-(ln n + 28)} of each query's largest term (exact to about 7e-13
+        relative); ``"auto"`` chooses per mixture with :func:`choose_method`.
 
     Returns
     -------
@@ -65,6 +135,29 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
         In the dtype and on the device of ``x``.
     """
     chunk_size = check_chunk_size(chunk_size)
+    method = check_method(method)
+    if method == "dense":
+        return _log_kernel_sums_dense(x, centers, beta, chunk_size)
+    B, m, d = x.shape
+    n = centers.shape[1]
+    if method == "auto" and (n < AUTO_PRUNE_MIN_CENTERS or m * n < AUTO_PRUNE_MIN_PAIRS):
+        return _log_kernel_sums_dense(x, centers, beta, chunk_size)
+    leaf = _kernels_pruned.default_leaf(d) if chunk_size == "auto" else chunk_size
+    shift = _shift(centers)  # (B, 1, d) or None
+    out = torch.empty(B, m, dtype=x.dtype, device=x.device)
+    for b in range(B):
+        part = _kernels_pruned.Partition(centers[b], leaf)
+        sh = None if shift is None else shift[b:b + 1]  # (1, 1, d)
+        if method == "auto" and choose_method(x[b], centers[b], beta, part=part) == "dense":
+            out[b] = _log_kernel_sums_dense(x[b:b + 1], centers[b:b + 1], beta, chunk_size)[0]
+        else:
+            out[b] = _kernels_pruned.log_kernel_sums_pruned_one(x[b], part, beta, _squared_distances, sh)
+    return out
+
+
+def _log_kernel_sums_dense(x: torch.Tensor, centers: torch.Tensor, beta: float,
+                           chunk_size: int | str) -> torch.Tensor:
+    """Every pair, block by block (see :func:`log_kernel_sums`)."""
     B, m, d = x.shape
     n = centers.shape[1]
     cn = min(n, AUTO_CENTER_CHUNK if chunk_size == "auto" else chunk_size)
@@ -73,7 +166,7 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     bb = max(1, min(B, per_batch // qm))
     scale = -0.5 / (beta * beta)
     floor = EXP_FLOOR if x.dtype in (torch.float32, torch.float16, torch.bfloat16) else None
-    shift = centers.mean(dim=1, keepdim=True).to(torch.float64) if d >= MATMUL_MIN_DIM else None  # (B, 1, d)
+    shift = _shift(centers)  # (B, 1, d) or None
 
     out = torch.empty(B, m, dtype=x.dtype, device=x.device)
     for b0 in range(0, B, bb):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._kernels import check_method
 from ._validation import check_beta, check_chunk_size, check_positive_int, check_tensor
 from .entropy import _gm_entropy_batched, gaussian_entropy
 
@@ -55,7 +56,7 @@ class MIEstimate:
 
 def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
                           generator: torch.Generator | None = None,
-                          chunk_size: int | str = "auto") -> MIEstimate:
+                          chunk_size: int | str = "auto", method: str = "auto") -> MIEstimate:
     """The SP estimate of I(X; T_ℓ), equation (1) of the paper, in nats.
 
     Parameters
@@ -72,6 +73,11 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
         Source of the Monte Carlo samples, on ``samples.device``.
     chunk_size : int or "auto"
         Centres per block of pairwise work.
+    method : {"auto", "dense", "pruned"}
+        Kernel-sum path for every mixture entropy (all exact; see
+        :func:`~infoflow_core.entropy.gm_entropy`). The ``n_inputs`` conditional
+        mixtures are evaluated as one batch; ``"auto"`` keeps small mixtures
+        (fewer than 2048 centres) on the batched dense path.
 
     Returns
     -------
@@ -92,15 +98,16 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
     beta = check_beta(beta)
     n_mc = check_positive_int(n_mc, "n_mc")
     chunk_size = check_chunk_size(chunk_size)
+    method = check_method(method)
     n_inputs, n_x, d = samples.shape
 
     centers = samples.reshape(1, n_inputs * n_x, d)  # (1, n_inputs·n_x, d)
-    h_t, se_t = _gm_entropy_batched(centers, beta, n_mc, generator, chunk_size)
+    h_t, se_t = _gm_entropy_batched(centers, beta, n_mc, generator, chunk_size, method)
     h_t, se_t = float(h_t[0]), float(se_t[0])
     if n_x == 1:
         h_cond, se_cond = gaussian_entropy(d, beta), 0.0
     else:
-        values, stderrs = _gm_entropy_batched(samples, beta, n_mc, generator, chunk_size)  # (n_inputs,) each
+        values, stderrs = _gm_entropy_batched(samples, beta, n_mc, generator, chunk_size, method)  # (n_inputs,) each
         h_cond = float(values.mean())
         se_cond = float(torch.sqrt((stderrs ** 2).sum())) / n_inputs
     return MIEstimate(
