@@ -77,7 +77,8 @@ class Partition:
     def __init__(self, centers: torch.Tensor, leaf: int):
         n, d = centers.shape
         device = centers.device
-        levels = max(0, math.ceil(math.log2(n / leaf))) if n > leaf else 0
+        # Enough levels for blocks of ≤ leaf centres, never so many that a block is empty.
+        levels = min(math.ceil(math.log2(n / leaf)), n.bit_length() - 1) if n > leaf else 0
         order = torch.arange(n, device=device)
         pos = torch.arange(n, device=device)
         # The tree is balanced, so segment sizes depend on n only: a segment of c
