@@ -131,6 +131,23 @@ def test_class_distance_histograms_match_reference():
     assert int((w - w_ref).abs().max()) <= 1 and int((b - b_ref).abs().max()) <= 1
 
 
+def test_class_distance_histograms_log_spaced_match_numpy():
+    g = torch.Generator().manual_seed(1)
+    t = torch.rand(200, 2, generator=g, dtype=torch.float64) * 0.1
+    labels = torch.randint(0, 2, (200,), generator=g)
+    edges = torch.logspace(-3, 0, 16, dtype=torch.float64)
+    w, b = ex.class_distance_histograms(t, labels, edges, log_spaced=True)
+    # Independent reference: all pairs i < j in numpy, clamped into [1e-3, 1], numpy.histogram of log10.
+    x, lab = t.numpy(), labels.numpy()
+    i, j = np.triu_indices(200, k=1)
+    dist = np.clip(np.linalg.norm(x[i] - x[j], axis=1), 1e-3, 1.0)
+    same = lab[i] == lab[j]
+    ref_w, _ = np.histogram(np.log10(dist[same]), bins=np.linspace(-3, 0, 16))
+    ref_b, _ = np.histogram(np.log10(dist[~same]), bins=np.linspace(-3, 0, 16))
+    assert int(w.sum()) == same.sum() and int(b.sum()) == (~same).sum()
+    assert np.abs(w.numpy() - ref_w).max() <= 1 and np.abs(b.numpy() - ref_b).max() <= 1  # edge rounding
+
+
 TINY = dict(n_epochs=3, epochs=(1, 3), n_x=2, n_mc=256, n_mc_cond=4, hist_bins=10, snapshot_epochs=(3,))
 
 
@@ -157,10 +174,10 @@ def test_tiny_experiment_information_is_bounded(tiny_run):
     assert ((r.h_bin >= 0) & (r.h_bin <= LN_4096 + 1e-9)).all()
     assert r.loss_epochs.shape == (3,) and np.isfinite(r.test_loss).all()
     assert r.snapshots.shape == (1, 4096, 3) and r.hist_within.shape == (1, 5, 10)
-    # Every pair counted once: within + between = C(4096, 2) (distances fit in [0, 2√d] for tanh + small noise
-    # except the rare pair beyond the cube's diagonal, hence <=).
-    assert (r.hist_within.sum(-1) + r.hist_between.sum(-1) <= 4096 * 4095 // 2).all()
-    assert (r.hist_within.sum(-1) + r.hist_between.sum(-1) >= 0.999 * 4096 * 4095 // 2).all()
+    # Every pair counted once (log-spaced bins, out-of-range distances in the end bins): C(4096, 2) in all.
+    assert (r.hist_within.sum(-1) + r.hist_between.sum(-1) == 4096 * 4095 // 2).all()
+    # Within-class pairs: C(1978, 2) + C(2118, 2) (the class sizes).
+    assert (r.hist_within.sum(-1) == 1978 * 1977 // 2 + 2118 * 2117 // 2).all()
 
 
 def test_deterministic_binning_tends_to_ln_4096(tiny_run):

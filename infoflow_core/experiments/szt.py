@@ -52,7 +52,7 @@ SCALE_SETTINGS = {
     "quick": dict(n_epochs=120, n_points=8, n_x=3, n_mc=512, n_mc_cond=16, n_snapshots=3,
                   dpi_n_x=(1, 2, 4, 8), hist_bins=40, det_points=12),
     "book": dict(n_epochs=4000, n_points=30, n_x=10, n_mc=4096, n_mc_cond=32, n_snapshots=8,
-                 dpi_n_x=(1, 2, 5, 10, 20, 50), hist_bins=50, det_points=40),
+                 dpi_n_x=(1, 2, 5, 10, 20, 50, 100), hist_bins=50, det_points=40),
     "full": dict(n_epochs=10_000, n_points=100, n_x=1000, n_mc=16_384, n_mc_cond=128, n_snapshots=10,
                  dpi_n_x=(1, 3, 10, 30, 100, 300, 1000), hist_bins=60, det_points=100),
 }
@@ -105,7 +105,11 @@ class SZTConfig:
     histograms : bool
         Whether to record pairwise-distance histograms (Fig. 6) at the snapshot epochs.
     hist_bins : int
-        Bins of those histograms over ``[0, 2√d_ℓ]`` (the diameter of the tanh cube).
+        Bins of those histograms, equally spaced in log scale over ``[hist_min, 2√d_ℓ]``
+        (``2√d_ℓ``: the diameter of the tanh cube); shorter or longer distances count in
+        the first or last bin.
+    hist_min : float
+        Lower edge of the histograms (default 10⁻³, a fifth of β = 0.005).
     snapshot_epochs : tuple of int
         Epochs at which the last hidden layer (d = 3) is stored for the scatter plots.
     seed : int
@@ -127,6 +131,7 @@ class SZTConfig:
     bin_sizes: tuple = ()
     histograms: bool = False
     hist_bins: int = 60
+    hist_min: float = 1e-3
     snapshot_epochs: tuple = ()
     seed: int = 0
 
@@ -427,10 +432,13 @@ def _bin_range(t: torch.Tensor, activation: str) -> tuple[float, float]:
 
 
 def _hist_edges(config: SZTConfig, widths) -> np.ndarray:
-    return np.stack([np.linspace(0.0, 2.0 * math.sqrt(d), config.hist_bins + 1) for d in widths])  # (L, B+1)
+    """Log-spaced edges from ``hist_min`` to the tanh cube's diameter ``2√d_ℓ``, per layer."""
+    return np.stack([np.logspace(math.log10(config.hist_min), math.log10(2.0 * math.sqrt(d)), config.hist_bins + 1)
+                     for d in widths])  # (L, B+1)
 
 
-def class_distance_histograms(t: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor):
+def class_distance_histograms(t: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor, *,
+                              log_spaced: bool = False):
     """Histograms of within- and between-class pairwise distances (pairs i < j) for
     *uniform* bin ``edges``: the same counts as
     :func:`~infoflow_core.clustering.pairwise_distance_histograms` (up to distances
@@ -441,24 +449,37 @@ def class_distance_histograms(t: torch.Tensor, labels: torch.Tensor, edges: torc
     ----------
     t : Tensor, shape (n, d)
     labels : Tensor, shape (n,)
-    edges : Tensor, shape (B + 1,), equally spaced
+    edges : Tensor, shape (B + 1,)
+        Equally spaced, or (``log_spaced=True``) equally spaced in log scale; then
+        distances outside ``[edges[0], edges[-1]]`` count in the first or last bin, so
+        that every pair is counted.
 
     Returns
     -------
     within, between : Tensor of int64, shape (B,)
     """
     lo, hi, n_bins = float(edges[0]), float(edges[-1]), edges.numel() - 1
+    if log_spaced:
+        if lo <= 0:
+            raise ValueError(f"edges must be positive when log_spaced, got edges[0] = {lo}")
+        lo, hi = math.log10(lo), math.log10(hi)
+
+    def hist(dist):  # (m,) distances -> (B,) counts
+        if log_spaced:
+            dist = torch.log10(dist.clamp(min=10 ** lo)).clamp(max=hi)
+        return torch.histc(dist, bins=n_bins, min=lo, max=hi).double()
+
     classes = torch.unique(labels)
     within = torch.zeros(n_bins, dtype=torch.float64, device=t.device)
     between = torch.zeros_like(within)
     groups = [t[labels == c] for c in classes]  # each (n_c, d)
     for a, ga in enumerate(groups):
         if ga.shape[0] > 1:
-            within += torch.histc(torch.pdist(ga), bins=n_bins, min=lo, max=hi).double()  # n_c (n_c − 1) / 2 distances
+            within += hist(torch.pdist(ga))  # n_c (n_c − 1) / 2 distances
         for gb in groups[a + 1:]:
             for r0 in range(0, ga.shape[0], 1024):
                 dist = torch.cdist(ga[r0:r0 + 1024], gb, compute_mode="donot_use_mm_for_euclid_dist")  # (r, n_b)
-                between += torch.histc(dist.reshape(-1), bins=n_bins, min=lo, max=hi).double()
+                between += hist(dist.reshape(-1))
     return within.round().long(), between.round().long()
 
 
@@ -524,7 +545,8 @@ def run_noisy(config: SZTConfig, *, data: SZTData | None = None, device=None, pr
         if epoch in config.snapshot_epochs:
             snaps.append(t_layers[-1].float().cpu().numpy())
             if config.histograms:
-                hw, hb = zip(*(class_distance_histograms(t, data.y, e) for t, e in zip(t_layers, edges_t)))
+                hw, hb = zip(*(class_distance_histograms(t, data.y, e, log_spaced=True)
+                               for t, e in zip(t_layers, edges_t)))
                 hists.append(([h.cpu().numpy() for h in hw], [h.cpu().numpy() for h in hb]))
         rows.append(row)
         if bar_iter is not None:
@@ -669,13 +691,20 @@ def hbin_correlations(result: SZTResult) -> np.ndarray:
     return np.asarray(out)
 
 
+def _bin_centres(edges: np.ndarray) -> np.ndarray:
+    """Geometric centres of positive (log-spaced) edges, arithmetic otherwise; (..., B + 1) -> (..., B)."""
+    if (edges[..., 0] > 0).all():
+        return np.sqrt(edges[..., 1:] * edges[..., :-1])
+    return 0.5 * (edges[..., 1:] + edges[..., :-1])
+
+
 def distance_summary(result: SZTResult) -> dict:
     """Medians of the within- and between-class pairwise distances (from the Fig. 6
-    histograms, bin centres), per snapshot epoch and layer: arrays of shape (S, L).
+    histograms, to the bin centre), per snapshot epoch and layer: arrays of shape (S, L).
     Clustering by class shows as a within-class median far below the between-class one."""
     if result.hist_within.shape[0] == 0:
         raise ValueError("result has no pairwise-distance histograms (config histograms=False)")
-    mids = 0.5 * (result.hist_edges[:, 1:] + result.hist_edges[:, :-1])  # (L, B)
+    mids = _bin_centres(result.hist_edges)  # (L, B)
 
     def median(counts):  # (S, L, B) -> (S, L)
         cum = np.cumsum(counts, axis=-1)
@@ -686,7 +715,7 @@ def distance_summary(result: SZTResult) -> dict:
             "between": median(result.hist_between)}
 
 
-def dpi_check(mi, mi_stderr, *, n_sigma: float = 2.0) -> dict:
+def dpi_check(mi, mi_stderr, *, n_sigma: float = 3.0) -> dict:
     """Check I(X; T_{ℓ+1}) ≤ I(X; T_ℓ) within ``n_sigma`` standard errors.
 
     Parameters

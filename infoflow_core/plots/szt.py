@@ -77,9 +77,9 @@ def plot_layer_scatter(result, *, layer: int | None = None) -> go.Figure:
     fig = go.Figure()
     for s, epoch in enumerate(result.snapshot_epochs):
         for c, color in ((0, "#1f77b4"), (1, "#d62728")):
-            pts = snaps[s][labels == c]  # (n_c, 3)
+            pts = np.round(snaps[s][labels == c].astype(np.float64), 3)  # (n_c, 3); 3 decimals keep the HTML small
             fig.add_trace(go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers", name=f"y = {c}",
-                                       marker={"size": 2, "color": color, "opacity": 0.6}, visible=(s == 0)))
+                                       marker={"size": 3, "color": color, "opacity": 0.6}, visible=(s == 0)))
     epochs = [int(e) for e in result.snapshot_epochs]
     name = f"T{result.n_layers}"
     titles = [f"{name} at epoch {e}: {_title(result)}" for e in epochs]
@@ -94,29 +94,32 @@ def plot_layer_scatter(result, *, layer: int | None = None) -> go.Figure:
 
 
 def plot_distance_histograms(result) -> go.Figure:
-    """Fig. 6: histograms (fractions of pairs) of within- and between-class pairwise
-    distances of T_ℓ for each layer, with a slider over the snapshot epochs."""
+    """Fig. 6: histograms (fractions of pairs, log-spaced distance bins) of within- and
+    between-class pairwise distances of T_ℓ for each layer, with a slider over the
+    snapshot epochs."""
+    from ..experiments.szt import _bin_centres
+
     hw, hb = result.hist_within, result.hist_between  # (S, L, B)
     if hw.shape[0] == 0:
         raise ValueError("result has no pairwise-distance histograms (config histograms=False)")
     n_s, n_l, _ = hw.shape
-    fig = make_subplots(rows=1, cols=n_l, subplot_titles=[f"T{k + 1}" for k in range(n_l)], horizontal_spacing=0.03)
+    log_x = bool((result.hist_edges[:, 0] > 0).all())
+    fig = make_subplots(rows=1, cols=n_l, subplot_titles=[f"T{k + 1}" for k in range(n_l)], horizontal_spacing=0.03,
+                        shared_yaxes=True)
     for s in range(n_s):
         for k in range(n_l):
-            edges = result.hist_edges[k]
-            mids = 0.5 * (edges[1:] + edges[:-1])
-            width = edges[1] - edges[0]
+            mids = _bin_centres(result.hist_edges[k])
             for counts, name, color in ((hw[s, k], "within class", "#1f77b4"), (hb[s, k], "between classes", "#d62728")):
                 frac = counts / max(1, counts.sum())
-                fig.add_trace(go.Bar(x=mids, y=frac, width=width, name=name, marker={"color": color}, opacity=0.55,
-                                     legendgroup=name, showlegend=(k == 0), visible=(s == 0)), row=1, col=k + 1)
+                fig.add_trace(go.Scatter(x=mids, y=frac, mode="lines", line={"shape": "hvh", "color": color, "width": 1},
+                                         fill="tozeroy", opacity=0.5, name=name, legendgroup=name,
+                                         showlegend=(k == 0), visible=(s == 0)), row=1, col=k + 1)
     epochs = [int(e) for e in result.snapshot_epochs]
     titles = [f"Pairwise distances at epoch {e}: {_title(result)}" for e in epochs]
-    fig.update_layout(barmode="overlay", height=360, title={"text": titles[0]},
+    fig.update_layout(height=380, title={"text": titles[0]},
                       sliders=_slider(slider_steps([str(e) for e in epochs], 2 * n_l, titles=titles), "epoch "))
-    fig.update_xaxes(title_text="distance")
-    fig.update_yaxes(showticklabels=False)
-    fig.update_yaxes(title_text="fraction of pairs", showticklabels=True, col=1)
+    fig.update_xaxes(title_text="distance", type="log" if log_x else "linear", dtick=1 if log_x else None)
+    fig.update_yaxes(title_text="fraction of pairs", col=1)
     return fig
 
 
