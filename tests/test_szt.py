@@ -205,10 +205,17 @@ def test_analysis_helpers_on_synthetic_curves():
                      train_acc=np.zeros(3), test_acc=np.zeros(3), hist_edges=np.zeros((2, 2)),
                      hist_within=np.zeros((0, 2, 1)), hist_between=np.zeros((0, 2, 1)), snapshot_epochs=np.array([]),
                      snapshots=np.zeros((0, 1, 3)), labels=np.zeros(1))
+    np.testing.assert_allclose(ex.hbin_correlations(r)[1], 1.0)  # H(Bin) = I + 0.5 exactly
     c = ex.compression_summary(r, 2)
     assert c["peak_epoch"] == 10 and c["compresses"] and math.isclose(c["drop"], 2.0)
+    assert (c["fall_from"], c["fall_to"]) == (10, 100) and math.isclose(c["fall_sigma"], 2.0 / math.hypot(0.01, 0.01))
     assert not ex.compression_summary(r, 1)["compresses"]
-    np.testing.assert_allclose(ex.hbin_correlations(r)[1], 1.0)
+    # A fall then a new rise above the old peak: the peak-to-end drop is 0, the largest fall is not.
+    r.mi = np.array([[0.0, 5.0], [0.0, 3.0], [0.0, 6.0]])
+    c = ex.compression_summary(r, 2)
+    assert c["drop"] == 0.0 and math.isclose(c["fall"], 2.0) and (c["fall_from"], c["fall_to"]) == (1, 10)
+    with pytest.raises(ValueError, match="layer"):
+        ex.compression_summary(r, 3)
     chk = ex.dpi_check(np.array([[1.0, 1.05], [1.0, 0.5]]), np.full((2, 2), 0.01))
     assert chk["violations"] == [(0, 1)] and not chk["holds"]
     tl = np.concatenate([np.linspace(1, 0.1, 100), np.linspace(0.1, 0.5, 100)])

@@ -649,22 +649,41 @@ def run_dpi_realizations(result: SZTResult, n_x_values, *, n_mc: int, n_mc_cond:
 # --------------------------------------------------------------------------- analysis
 
 
-def compression_summary(result: SZTResult, layer: int) -> dict:
+def compression_summary(result: SZTResult, layer: int, *, n_sigma: float = 5.0,
+                        min_fall: float = math.log(1.5)) -> dict:
     """Does I(X; T_layer) compress? (``layer`` counts from 1.)
 
-    Returns the epoch and value of the maximum of I, the final value, the drop
-    ``max − final`` and the drop in units of its standard error
-    (``sqrt(se_max² + se_final²)``); ``compresses`` is True when the drop exceeds
-    3 standard errors and 2 % of the maximum.
+    Two readings of the curve over the measured epochs, each with its size in units of
+    the standard error of the difference (``sqrt(se_a² + se_b²)``):
+
+    * ``peak`` → ``final``: the drop from the maximum to the last epoch;
+    * the largest fall anywhere, ``max over a < b of I(a) − I(b)`` (``fall``, from
+      ``fall_from`` to ``fall_to``): it also catches a compression phase followed by
+      a new rise.
+
+    ``compresses`` is True when the largest fall exceeds ``n_sigma`` standard errors
+    (5 by default: it is the largest of many differences, so noise alone reaches
+    3) and ``min_fall`` nats (default ln 1.5: ``e^I``, the effective number of
+    distinguishable inputs, shrinks by at least a third).
     """
     k = layer - 1
+    if not 0 <= k < result.n_layers:
+        raise ValueError(f"layer must be in 1..{result.n_layers}, got {layer}")
     mi, se = result.mi[:, k], result.mi_stderr[:, k]
     i_max = int(np.argmax(mi))
     drop = float(mi[i_max] - mi[-1])
     sigma = float(math.hypot(se[i_max], se[-1])) or float("inf")
+    run_arg = np.array([int(np.argmax(mi[:b + 1])) for b in range(len(mi))])  # index of the max up to b
+    falls = mi[run_arg] - mi  # (E,)
+    b = int(np.argmax(falls))
+    a = int(run_arg[b])
+    fall = float(falls[b])
+    fall_sigma = fall / (float(math.hypot(se[a], se[b])) or float("inf"))
     return {"layer": layer, "peak_epoch": int(result.epochs[i_max]), "peak": float(mi[i_max]),
             "final": float(mi[-1]), "drop": drop, "drop_sigma": drop / sigma,
-            "compresses": bool(drop > 3 * sigma and drop > 0.02 * abs(mi[i_max]))}
+            "fall_from": int(result.epochs[a]), "fall_to": int(result.epochs[b]), "fall": fall,
+            "fall_sigma": fall_sigma, "fall_start": float(mi[a]),
+            "compresses": bool(fall_sigma > n_sigma and fall > min_fall)}
 
 
 def test_loss_rise(losses_epochs, test_loss, *, window: int = 25) -> dict:
