@@ -32,9 +32,12 @@ METHODS = ("auto", "dense", "pruned")
 #: already efficient and the spatial blocks would be few).
 AUTO_PRUNE_MIN_CENTERS = 2048
 #: ... nor problems with fewer (query, centre) pairs per mixture than this.
-AUTO_PRUNE_MIN_PAIRS = 1 << 23
-#: "auto" prunes when a probe finds that at most this fraction of pairs is kept.
-AUTO_PRUNE_MAX_FRACTION = 0.25
+AUTO_PRUNE_MIN_PAIRS = 1 << 21
+#: "auto" prunes when a probe finds that at most this fraction of pairs is kept:
+#: for d < MATMUL_MIN_DIM a kept pair costs about what a dense pair costs (both are
+#: differences), for larger d the pruned tiles' gathers make a pair about twice as
+#: dear as in the dense matrix product (measured on 2 CPU cores, benchmarks/).
+AUTO_PRUNE_MAX_FRACTION = {"small_d": 0.5, "large_d": 0.25}
 #: Queries in the probe that estimates the kept fraction.
 AUTO_PROBE_QUERIES = 256
 
@@ -86,7 +89,7 @@ def choose_method(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     fewer than ``AUTO_PRUNE_MIN_PAIRS`` (query, centre) pairs; otherwise the centres
     are split into spatial blocks and ``AUTO_PROBE_QUERIES`` evenly spaced queries
     are probed: pruned when the fraction of pairs the pruned path would compute is
-    at most ``AUTO_PRUNE_MAX_FRACTION``.
+    at most ``AUTO_PRUNE_MAX_FRACTION`` (0.5 for d < 17, 0.25 above).
 
     Parameters
     ----------
@@ -103,7 +106,8 @@ def choose_method(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     shift = _shift(centers.unsqueeze(0))
     shift = None if shift is None else shift[0:1]
     frac = _kernels_pruned.kept_fraction(probe, part, beta, lambda a, b: _squared_distances(a, b, shift))
-    return "pruned" if frac <= AUTO_PRUNE_MAX_FRACTION else "dense"
+    limit = AUTO_PRUNE_MAX_FRACTION["small_d" if d < MATMUL_MIN_DIM else "large_d"]
+    return "pruned" if frac <= limit else "dense"
 
 
 def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
