@@ -143,7 +143,7 @@ def record_epochs(epochs: int, n_records: int) -> np.ndarray:
     """About ``n_records`` log-spaced distinct epochs in ``[0, epochs]``, 0 and ``epochs`` included.
 
     >>> record_epochs(100, 5).tolist()
-    [0, 1, 3, 10, 32, 100]
+    [0, 1, 5, 22, 100]
     """
     epochs = check_positive_int(epochs, "epochs")
     n_records = check_positive_int(n_records, "n_records", minimum=2)
