@@ -219,6 +219,41 @@ def test_stacked_sgd_step_equals_per_model_steps_float64():
             torch.testing.assert_close(got[name], want, rtol=0, atol=1e-12, msg=name)
 
 
+def test_recalibrate_batch_norm_matches_models_without_dropout():
+    """Batch-norm statistics re-estimated in one chunk equal those of each model run
+    alone in training mode with its dropout switched off (float64, 1e-12)."""
+    models = _models([(0.0, 0.0), (0.0, 0.5)])
+    stack = StackedMnistCNN.from_models(models)
+    x = torch.randn(16, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    stack.recalibrate_batch_norm(x, chunk=16)
+    assert not stack.training and stack.dropout_enabled and stack.ps.tolist() == [0.0, 0.5]
+    for i in range(2):
+        net = stack.model(i)
+        for bn in (net.bn1, net.bn2, net.bn3):
+            bn.reset_running_stats()
+            bn.momentum = None
+        net.train()
+        net.reg1.eval(), net.reg2.eval(), net.reg3.eval()  # dropout off
+        with torch.no_grad():
+            net(x)
+        got = stack.model(i)
+        for name in ("bn1", "bn2", "bn3"):
+            for attr in ("running_mean", "running_var"):
+                torch.testing.assert_close(getattr(getattr(got, name), attr), getattr(getattr(net, name), attr),
+                                           rtol=0, atol=1e-12)
+    # With dropout in training, the stored variance after layer 1 is larger than without.
+    trained = StackedMnistCNN.from_models(_models([(0.0, 0.5)]))
+    trained.train()
+    for bn in (trained.bn1, trained.bn2, trained.bn3):
+        bn.momentum = None
+        bn.reset_running_stats()
+    with torch.no_grad():
+        trained(x, torch.Generator().manual_seed(0))
+    before = trained.bn2.running_var.clone()
+    trained.recalibrate_batch_norm(x, chunk=16)
+    assert float(before.mean()) > float(trained.bn2.running_var.mean())
+
+
 # ----------------------------------------------------------------------------- measures
 
 def test_two_bin_entropy_and_slopes():
@@ -261,6 +296,7 @@ def test_run_mnist_end_to_end_and_round_trip(tmp_path):
     r = exp.run_mnist(config, data=data, progress=False)
     V = len(exp.VARIANTS)
     assert r.errors.shape == (V, 2) and r.train_loss.shape == (2, V, 2)
+    assert r.errors_bn_recalibrated.shape == (V, 2) and not np.isnan(r.errors_bn_recalibrated).any()
     assert np.all((r.errors >= 0) & (r.errors <= 10000))
     assert np.all(r.errors % (10000 / 64) < 1e-9)  # counts rescaled to per 10,000
     assert r.two_bin_entropy.shape == (3, 4) and np.all(r.two_bin_entropy <= math.log(40) + 1e-12)

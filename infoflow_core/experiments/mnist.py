@@ -22,6 +22,7 @@ Command line (writes ``summary.json`` and ``arrays.npz``)::
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -212,6 +213,7 @@ class MnistResults:
     variants: list
     errors: np.ndarray              # (V, S) Table 1, noise on at evaluation
     errors_noise_off: np.ndarray    # (V, S) the same models with the noise off
+    errors_bn_recalibrated: np.ndarray  # (V, S) noise as in `errors`, batch norm re-estimated without dropout
     train_loss: np.ndarray          # (E, V, S) mean training cross entropy per epoch
     two_bin_entropy: np.ndarray     # (E+1, 4) Fig. 7, epochs 0..E
     unit_entropy: np.ndarray        # (E+1, K, 128) H(Bin(T_3(k)))
@@ -238,6 +240,7 @@ class MnistResults:
             rows.append({"model": name, "mean": float(e.mean()),
                          "std": float(e.std(ddof=1)) if e.size > 1 else float("nan"),
                          "mean_noise_off": float(off.mean()),
+                         "mean_bn_recalibrated": float(np.mean(self.errors_bn_recalibrated[v])),
                          "paper_mean": PAPER_TABLE1[name][0], "paper_std": PAPER_TABLE1[name][1]})
         return rows
 
@@ -253,7 +256,7 @@ class MnistResults:
                 "two_bin_entropy_ceiling": math.log(self.config["n_analysis"]),
                 "timings": self.timings, "wall_time_s": self.timings.get("wall_s")}
 
-    _ARRAYS = ("errors", "errors_noise_off", "train_loss", "two_bin_entropy", "unit_entropy", "slopes",
+    _ARRAYS = ("errors", "errors_noise_off", "errors_bn_recalibrated", "train_loss", "two_bin_entropy", "unit_entropy", "slopes",
                "cosine_edges", "cosine_counts", "cosine_mean", "dist_edges", "dist_within", "dist_between")
 
     def arrays(self) -> dict:
@@ -362,6 +365,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
 
     errors = np.zeros((n_var, n_seeds))
     errors_off = np.zeros((n_var, n_seeds))
+    errors_bn = np.full((n_var, n_seeds), np.nan)
     train_loss = np.zeros((n_epochs, n_var, n_seeds))
     two_bin = np.zeros((n_epochs + 1, 4))
     unit_ent = np.zeros((n_epochs + 1, K, LAYER_DIMS[2]))
@@ -447,6 +451,12 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
         scale10k = 10000.0 / config.n_val
         errors[:, chunk_seeds] = wrong.T * scale10k
         errors_off[:, chunk_seeds] = wrong_off.T * scale10k
+        if config.batch_norm:  # the same weights, batch norm re-estimated without dropout (a copy)
+            recal = copy.deepcopy(stack).recalibrate_batch_norm(x_train, noise=config.noisy_eval, generator=noise_gen)
+            recal.noisy_eval = config.noisy_eval
+            wrong_bn = _eval_errors(recal, x_val, y_val, noise_gen).numpy().reshape(len(chunk_seeds), n_var)
+            errors_bn[:, chunk_seeds] = wrong_bn.T * scale10k
+            del recal
         for start in range(0, config.n_analysis, 250):  # chunks: 48 models × 10,000 images would not fit at once
             with torch.no_grad():
                 reps = stack.representations(x_ana[start:start + 250])  # 4 × (c, M, d_ℓ), noise and dropout off
@@ -470,6 +480,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
                "train_s_per_model_epoch": round(train_s / (n_seeds * n_var * n_epochs), 4)}
     return MnistResults(
         config=cfg, variants=[v[0] for v in VARIANTS], errors=errors, errors_noise_off=errors_off,
+        errors_bn_recalibrated=errors_bn,
         train_loss=train_loss, two_bin_entropy=two_bin, unit_entropy=unit_ent, slopes=slopes,
         cosine_edges=cos_edges.numpy(), cosine_counts=cos_counts, cosine_mean=cos_sum / (n_seeds * config.n_analysis),
         dist_edges=dist_edges, dist_within=dist_within, dist_between=dist_between, timings=timings,

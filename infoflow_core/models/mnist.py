@@ -165,6 +165,8 @@ class StackedMnistCNN(nn.Module):
             self.bn1 = self.bn2 = self.bn3 = nn.Identity()
         #: While True, Gaussian noise is added in eval mode as well (dropout stays off).
         self.noisy_eval = False
+        #: While False, dropout is off even in training mode (used to re-estimate batch norm).
+        self.dropout_enabled = True
 
     @classmethod
     def from_models(cls, models: Sequence[MnistCNN]) -> "StackedMnistCNN":
@@ -217,6 +219,36 @@ class StackedMnistCNN(nn.Module):
                     dst.num_batches_tracked.copy_(src.num_batches_tracked)
         return net.train(self.training)
 
+    @torch.no_grad()
+    def recalibrate_batch_norm(self, x: torch.Tensor, *, noise: bool = True, generator: torch.Generator | None = None,
+                               chunk: int = 250) -> "StackedMnistCNN":
+        """Re-estimate every batch-norm running mean and variance on the inputs ``x``
+        (shape ``(n, 28, 28)``) in the *evaluation* configuration: dropout off, Gaussian
+        noise on (``noise=True``, as with ``noisy_eval``) or off. The statistics are
+        plain averages over the chunks. Training with dropout (or noise) makes the
+        stored statistics describe the noisy activations; evaluating without it then
+        feeds batch norm a different variance (the "variance shift" of Li et al., 2019).
+        Returns ``self`` in eval mode."""
+        if not self.batch_norm:
+            return self.eval()
+        for bn in (self.bn1, self.bn2, self.bn3):
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average over the chunks
+        saved_betas = self.betas.clone()
+        if not noise:
+            self.betas.zero_()
+        self.train()
+        self.dropout_enabled = False
+        try:
+            for start in range(0, x.shape[0], chunk):
+                self(x[start:start + chunk], generator)
+        finally:
+            self.dropout_enabled = True
+            self.betas.copy_(saved_betas)
+            for bn in (self.bn1, self.bn2, self.bn3):
+                bn.momentum = 0.1
+        return self.eval()
+
     def _regularise(self, h: torch.Tensor, channels: int, generator: torch.Generator | None) -> torch.Tensor:
         """Dropout (training only) then Gaussian noise (training, or eval with
         ``noisy_eval``) on ``h`` of shape ``(n, M*channels, ...)``."""
@@ -224,7 +256,7 @@ class StackedMnistCNN(nn.Module):
         extra = (1,) * (h.dim() - 2)
         per_channel = (1, self.n_models, 1) + extra  # broadcast over (n, M, channels, ...)
         hm = h.reshape(n, self.n_models, channels, *h.shape[2:])  # (n, M, c, ...)
-        if self.training and bool((self.ps > 0).any()):
+        if self.training and self.dropout_enabled and bool((self.ps > 0).any()):
             keep = 1.0 - self.ps.to(h.dtype).reshape(per_channel)
             u = torch.rand(hm.shape, generator=generator, device=h.device, dtype=h.dtype)
             hm = hm * (u < keep) / keep
