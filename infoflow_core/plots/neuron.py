@@ -121,14 +121,15 @@ def information_figure(res, *, active_beta: float = 0.01):
     fig.data[2 * active + 1].visible = True
     for value, text in _PLATEAUS:
         fig.add_hline(y=value, line={"dash": "dot", "color": "gray", "width": 1},
-                      annotation_text=text, annotation_position="bottom left")
+                      annotation_text=text, annotation_position="top right")
     fig.update_layout(
         title={"text": titles[active]},
         xaxis={"title": {"text": "epoch k"}, "type": "log"},
         yaxis={"title": {"text": "I(X; T(k)) [nats]"}, "range": [-0.05, 1.5]},
-        sliders=_slider(slider_steps(labels, 2, titles=titles), "", active),
-        template="plotly_white", height=450, legend={"x": 0.01, "y": 0.35},
+        template="plotly_white", height=450, legend={"x": 0.01, "y": 0.05, "yanchor": "bottom"},
     )
+    if len(labels) > 1:  # a slider over the β where SP ran (one β at the quick scale)
+        fig.update_layout(sliders=_slider(slider_steps(labels, 2, titles=titles), "", active))
     return fig
 
 
@@ -172,9 +173,10 @@ def parameters_figure(res):
     fig.add_trace(go.Scatter(x=k, y=w, name="w", line={"color": "#1f77b4"}), row=1, col=1)
     fig.add_trace(go.Scatter(x=k, y=b, name="b", line={"color": "#ff7f0e"}), row=1, col=1)
     fig.add_trace(go.Scatter(x=k, y=b / w, name="b / w", line={"color": "black"}), row=1, col=2)
-    for ref, text in ((-2.0, "−2: boundary midway between x=1 and x=3"), (-2.3, "−2.3: the paper")):
+    for ref, text, where in ((-2.0, "−2: boundary midway between x=1 and x=3", "top right"),
+                             (-2.3, "−2.3: the paper", "bottom right")):
         fig.add_hline(y=ref, line={"dash": "dot", "color": "gray", "width": 1}, annotation_text=text,
-                      annotation_position="top left", row=1, col=2)
+                      annotation_position=where, row=1, col=2)
     fig.update_xaxes(type="log", title={"text": "epoch k"})
     fig.update_layout(title={"text": "Learned parameters of the neuron"}, template="plotly_white",
                       height=400)
@@ -209,6 +211,6 @@ def two_neuron_figure(res2, *, active_beta: float = 0.1):
         xaxis={"title": {"text": "epoch k"}, "type": "log"},
         yaxis={"title": {"text": "nats"}, "range": [-0.05, 1.5]},
         sliders=_slider(slider_steps(labels, 3, titles=titles), "", active),
-        template="plotly_white", height=450, legend={"x": 0.01, "y": 0.98},
+        template="plotly_white", height=450, legend={"x": 0.99, "xanchor": "right", "y": 0.05, "yanchor": "bottom"},
     )
     return fig
