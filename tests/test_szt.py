@@ -250,3 +250,18 @@ def test_summary_json_schema_and_round_trip(tiny_run, tmp_path):
     np.testing.assert_array_equal(back.binning.h_bin, tiny_run.binning.h_bin)
     np.testing.assert_array_equal(back.dpi.mi, tiny_run.dpi.mi)
     assert back.results["tanh"].config["beta"] == 0.005
+
+
+def test_scale_configs_follow_the_paper_at_full_scale():
+    full = ex.experiment_config("tanh", "full")
+    assert (full.n_epochs, len(full.epochs), full.n_x, full.beta, full.lr, full.batch_size) == (10_000, 84, 1000, 0.005, 4e-4, 256)
+    assert ex.experiment_config("linear", "full").beta == 0.01
+    assert ex.experiment_config("orthonormal", "book").alpha > 0 and ex.experiment_config("tanh", "book").alpha == 0
+    quick = ex.experiment_config("tanh", "quick")
+    assert set(quick.snapshot_epochs) <= set(quick.epochs) and quick.epochs[-1] == quick.n_epochs - 1
+
+
+def test_cli_rejects_unknown_experiment(capsys):
+    with pytest.raises(SystemExit):
+        ex.main(["--scale", "quick", "--out", "/nonexistent", "--experiments", "sigmoid"])
+    assert "unknown experiments" in capsys.readouterr().err
