@@ -14,7 +14,11 @@ Two exact paths (``method``):
   of the query's largest one are skipped, so the sum is exact to e^{-28} ≈ 7e-13
   relative (:mod:`._kernels_pruned`). Fast when components are far apart
   compared with β.
-- ``"auto"`` (default) picks between them per mixture; see :func:`choose_method`.
+- ``"triton"``: a fused CUDA kernel (:mod:`._triton`, optional, float32 CUDA
+  tensors only; written without a GPU and untested so far).
+- ``"auto"`` (default): on float32 CUDA tensors the Triton kernel if it is
+  installed and passes a self-check against the float64 dense path; otherwise
+  dense or pruned per mixture, see :func:`choose_method`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from ._validation import check_chunk_size
 __all__: list[str] = []
 
 #: Accepted values of ``method``.
-METHODS = ("auto", "dense", "pruned")
+METHODS = ("auto", "dense", "pruned", "triton")
 #: "auto" never prunes mixtures with fewer centres than this (the dense tiles are
 #: already efficient and the spatial blocks would be few).
 AUTO_PRUNE_MIN_CENTERS = 2048
@@ -128,10 +132,13 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
         number of query points per block is chosen so that a block holds about
         4·10⁶ numbers. Results do not depend on it beyond floating-point summation
         order.
-    method : {"auto", "dense", "pruned"}
+    method : {"auto", "dense", "pruned", "triton"}
         ``"dense"`` sums every pair; ``"pruned"`` skips centres below
         e^{-(ln n + 28)} of each query's largest term (exact to about 7e-13
-        relative); ``"auto"`` chooses per mixture with :func:`choose_method`.
+        relative); ``"triton"`` is the fused CUDA kernel (float32 CUDA tensors;
+        ``ValueError`` elsewhere); ``"auto"`` takes the Triton kernel on float32
+        CUDA tensors when it passes its self-check, else chooses per mixture
+        with :func:`choose_method`.
 
     Returns
     -------
@@ -142,6 +149,13 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     method = check_method(method)
     if method == "dense":
         return _log_kernel_sums_dense(x, centers, beta, chunk_size)
+    if method == "triton" or (method == "auto" and x.is_cuda and x.dtype == torch.float32):
+        from . import _triton  # only here: CPU installs never import it
+
+        if method == "triton":
+            return _triton.log_kernel_sums_triton(x, centers, beta)
+        if _triton.available(x) and _triton.available(centers) and _triton.self_check(x.device):
+            return _triton.log_kernel_sums_triton(x, centers, beta)
     B, m, d = x.shape
     n = centers.shape[1]
     if method == "auto" and (n < AUTO_PRUNE_MIN_CENTERS or m * n < AUTO_PRUNE_MIN_PAIRS):

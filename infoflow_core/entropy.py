@@ -89,7 +89,7 @@ def _gm_entropy_batched(centers: torch.Tensor, beta: float, n_mc: int, generator
     centers : Tensor, shape (B, n, d)
     n_mc : int
         Samples per mixture.
-    method : {"auto", "dense", "pruned"}
+    method : {"auto", "dense", "pruned", "triton"}
         Kernel-sum path (see ``_kernels.log_kernel_sums``).
 
     Returns
@@ -159,13 +159,15 @@ def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
         Source of the samples, on ``centers.device``.
     chunk_size : int or "auto"
         Centres per block of pairwise work (see ``_kernels.log_kernel_sums``).
-    method : {"auto", "dense", "pruned"}
+    method : {"auto", "dense", "pruned", "triton"}
         How the kernel sums are computed; all are exact (see
         ``_kernels.log_kernel_sums``). ``"dense"`` sums every (sample, centre)
         pair; ``"pruned"`` skips centres whose kernel value is below
         e^{-(ln n + 28)} of a sample's largest one (error ≤ 7e-13 relative), fast
-        when components are far apart compared with β; ``"auto"`` chooses per
-        mixture from a small probe.
+        when components are far apart compared with β; ``"triton"`` is a fused
+        CUDA kernel for float32 CUDA tensors (untested without a GPU);
+        ``"auto"`` uses that kernel on float32 CUDA tensors when it passes a
+        self-check, else chooses dense or pruned per mixture from a small probe.
 
     Returns
     -------
@@ -206,7 +208,7 @@ def gm_entropy_bounds(centers: torch.Tensor, beta: float, *,
     beta : float
     chunk_size : int or "auto"
         Centres per block of pairwise work.
-    method : {"auto", "dense", "pruned"}
+    method : {"auto", "dense", "pruned", "triton"}
         Kernel-sum path, as in :func:`gm_entropy`.
 
     Returns

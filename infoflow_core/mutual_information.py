@@ -73,7 +73,7 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
         Source of the Monte Carlo samples, on ``samples.device``.
     chunk_size : int or "auto"
         Centres per block of pairwise work.
-    method : {"auto", "dense", "pruned"}
+    method : {"auto", "dense", "pruned", "triton"}
         Kernel-sum path for every mixture entropy (all exact; see
         :func:`~infoflow_core.entropy.gm_entropy`). The ``n_inputs`` conditional
         mixtures are evaluated as one batch; ``"auto"`` keeps small mixtures

@@ -179,3 +179,69 @@ def test_bad_method(bad):
         gm_entropy_bounds(x[0], 1.0, method=bad)
     with pytest.raises(ValueError, match="method"):
         sp_mutual_information(x.reshape(2, 1, 1), 1.0, n_mc=4, method=bad)
+
+
+def test_triton_needs_cuda_float32():
+    """On CPU tensors (or without triton) forcing the kernel is a clear ValueError."""
+    x = torch.zeros(1, 3, 2)
+    if torch.cuda.is_available():
+        x64 = x.double().cuda()
+        with pytest.raises(ValueError, match="method='triton'"):
+            log_kernel_sums(x64, x64, 1.0, method="triton")
+    with pytest.raises(ValueError, match="method='triton'"):
+        log_kernel_sums(x, x, 1.0, method="triton")
+
+
+def test_cpu_paths_never_import_triton():
+    """The CPU install never imports the optional kernel module (nor triton)."""
+    import subprocess
+    import sys
+    code = (
+        "import sys, torch\n"
+        "from infoflow_core.entropy import gm_entropy\n"
+        "from infoflow_core.mutual_information import sp_mutual_information\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "gm_entropy(torch.rand(3000, 3, generator=g), 0.01, n_mc=3000, generator=g)\n"
+        "sp_mutual_information(torch.rand(8, 4, 2, generator=g), 0.1, n_mc=50, generator=g)\n"
+        "assert 'infoflow_core._triton' not in sys.modules and 'triton' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _triton_ready():
+    if not torch.cuda.is_available():
+        return False
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+cuda_triton = pytest.mark.skipif(not _triton_ready(), reason="needs CUDA and triton")
+
+
+@cuda_triton
+@pytest.mark.parametrize("regime", ["far", "clustered", "mixed"])
+@pytest.mark.parametrize("d", [1, 3, 12, 40])
+def test_triton_matches_brute_force(regime, d):
+    device = torch.device("cuda")
+    g = make_generator(device, seed=d)
+    c, beta = make_centers(regime, 3, 700, d, g, device)  # three mixtures, one launch
+    x = make_queries(c, beta, 130, g)
+    x32, c32 = x.float(), c.float()
+    got = log_kernel_sums(x32, c32, beta, method="triton")
+    assert got.dtype == torch.float32 and got.shape == (3, 130)
+    assert_close(got, brute_force(x32, c32, beta), TOL32)
+
+
+@cuda_triton
+def test_triton_self_check_and_auto():
+    from infoflow_core import _triton
+    device = torch.device("cuda")
+    assert _triton.self_check(device)
+    g = make_generator(device, seed=11)
+    c, beta = make_centers("far", 2, 3000, 3, g, device)
+    x = make_queries(c, beta, 500, g).float()
+    c = c.float()
+    assert torch.equal(log_kernel_sums(x, c, beta, method="auto"), log_kernel_sums(x, c, beta, method="triton"))
