@@ -10,10 +10,10 @@ the (m × n) matrix never exists. Squared distances are accumulated as
 differences in float32, one coordinate at a time (no |x|² + |c|² − 2x·c
 cancellation, whatever d): the loop over coordinates is unrolled for d ≤ 16.
 
-Status: written without access to a GPU. Its logic was checked only in Triton 3.6's
-CPU interpreter (``TRITON_INTERPRET=1``: d ∈ {1, 3, 12, 40}, batched, ragged tiles,
-max relative error 3e-7 vs float64); it has **never been compiled or timed on a
-GPU**. ``self_check()``
+Status: written without access to a GPU. Its logic was checked only in Triton
+3.6's CPU interpreter (``TRITON_INTERPRET=1``, ``benchmarks/check_triton_interpreter.py``:
+d ∈ {1, 3, 12, 40}, batched, ragged tiles, a far query; max relative error 3e-7
+vs float64); it has **never been compiled or timed on a GPU**. ``self_check()``
 compares it with the float64 dense path on a small problem the first time it is
 needed; ``method="auto"`` uses the kernel only if that check passes, and
 ``INFOFLOW_TRITON=0`` turns it off.
