@@ -26,6 +26,7 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -250,6 +251,14 @@ class MnistResults:
                  "fraction_negative": float((s < 0).mean())}
                 for b, s in zip(self.config["bin_sizes"], self.slopes)]
 
+    def distance_overlap(self) -> np.ndarray:
+        """Overlap ``Σ_b min(p_within(b), p_between(b))`` of the normalised within- and
+        between-class distance histograms, shape (F, 5) (pixels, T_1..T_4): 1 when the
+        two distributions coincide, 0 when they are separated."""
+        w = self.dist_within / np.maximum(self.dist_within.sum(-1, keepdims=True), 1)  # (F, 5, B)
+        b = self.dist_between / np.maximum(self.dist_between.sum(-1, keepdims=True), 1)
+        return np.minimum(w, b).sum(-1)
+
     def summary(self) -> dict:
         return {"config": self.config, "variants": list(self.variants), "table1": self.table1(),
                 "slopes": self.slope_summary(),
@@ -266,9 +275,18 @@ class MnistResults:
     def from_stored(cls, run) -> "MnistResults":
         """Rebuild from a :class:`~infoflow_core.results.StoredRun`."""
         s = run.summary
-        source = f"stored run {run.path} (written {s.get('date', '?')}, infoflow_core {s.get('version', '?')})"
+        where = run.path
+        try:
+            from ..results import RESULTS_ROOT
+
+            where = Path(run.path).resolve().relative_to(RESULTS_ROOT.parent.parent)
+        except (ValueError, TypeError):
+            pass
+        source = f"stored run {where} (written {s.get('date', '?')}, infoflow_core {s.get('version', '?')})"
+        arrays = dict(run.arrays)
+        arrays.setdefault("errors_bn_recalibrated", np.full_like(arrays["errors"], np.nan))  # older runs
         return cls(config=s["config"], variants=s["variants"], timings=s.get("timings", {}),
-                   device=s.get("device", "cpu"), source=source, **{k: run.arrays[k] for k in cls._ARRAYS})
+                   device=s.get("device", "cpu"), source=source, **{k: arrays[k] for k in cls._ARRAYS})
 
     def describe(self) -> str:
         """Where these numbers come from: scale, sizes, device, times."""
