@@ -10,7 +10,13 @@ default. It emits each figure twice in one output:
 * ``application/vnd.plotly.v1+json``, which JupyterLab renders with its bundled
   plotly extension (live use).
 
-Use :func:`show` (or ``fig.show()``) in chapters.
+Use :func:`show` (or ``fig.show()``) in chapters. Sliders must be plotly's own
+(``layout.sliders`` with ``"update"``/``"restyle"`` steps, e.g. from
+:func:`slider_steps`): they run in the browser with no kernel, and
+``tests/test_browser.py`` moves each one with the mouse in headless Chromium. Keep
+LaTeX out of figure text (MathJax is not served offline): use Unicode (β, ℓ, ≤).
+
+One module per chapter holds its figure functions: :mod:`.binning` (chapter 01), ...
 """
 
 from __future__ import annotations
