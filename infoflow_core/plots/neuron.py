@@ -25,8 +25,8 @@ __all__ = [
 _INPUT_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#d62728"]  # x = -3, -1, 1, 3
 # Plateaus of I(X;T) when components coincide: 4 apart; {-3,-1} merged; {-3,-1,1} merged.
 _PLATEAUS = [(math.log(4), "ln 4 (four resolvable)"),
-             (1.5 * math.log(2), "H(½,¼,¼): x=−1 merged"),
-             (-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)), "H(¾,¼): x=±1,−3 merged")]
+             (1.5 * math.log(2), "H(½,¼,¼): x=−3, −1 merged"),
+             (-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)), "H(¾,¼): x=−3, −1, 1 merged")]
 
 
 def _slider(steps, prefix: str, active: int = 0) -> list[dict]:
