@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DOCTESTED := infoflow_core/entropy.py infoflow_core/mutual_information.py infoflow_core/binning.py infoflow_core/clustering.py infoflow_core/noise.py
 
-.PHONY: setup book book-quick test test-unit test-notebooks test-browser chromium results clean
+.PHONY: setup book book-quick test test-unit test-notebooks test-browser chromium notebook-outputs clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,11 @@ test: setup chromium
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
 	$(MAKE) test-browser
+
+# Re-record the expected output of every `# NBVAL_CHECK_OUTPUT` cell (quick scale),
+# after changing such a cell or the numbers it prints on purpose.
+notebook-outputs: setup
+	INFOFLOW_SCALE=quick $(PY) tests/nbval_record.py book/*.ipynb
 
 clean:
 	rm -rf _build .jupyter_cache
