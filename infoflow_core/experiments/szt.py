@@ -314,6 +314,15 @@ def _progress(iterable, enabled: bool, **kw):
     return tqdm(iterable, **kw)
 
 
+def _bar(total: int, enabled: bool, desc: str):
+    """A tqdm bar updated by hand (``None`` when disabled)."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc)
+
+
 def _build_model(config: SZTConfig, device, noise_generator) -> SZTNet:
     init_gen = torch.Generator().manual_seed(config.seed + 1)
     model = SZTNet(config.activation, config.beta, generator=noise_generator, init_generator=init_gen)
@@ -526,8 +535,7 @@ def run_noisy(config: SZTConfig, *, data: SZTData | None = None, device=None, pr
     rows: list[dict] = []
     snaps: list[np.ndarray] = []
     hists: list[tuple] = []
-    bar = _progress(range(len(config.epochs)), progress, desc=f"{config.name}: measured epochs")
-    bar_iter = iter(bar) if progress else None
+    bar = _bar(len(config.epochs), progress, f"{config.name}: measured epochs")
 
     def measure(epoch, model):
         samples = sample_representations(model, data.x, config.n_x, generator=est_gen)  # L × (4096, n_x, d)
@@ -549,11 +557,11 @@ def run_noisy(config: SZTConfig, *, data: SZTData | None = None, device=None, pr
                                for t, e in zip(t_layers, edges_t)))
                 hists.append(([h.cpu().numpy() for h in hw], [h.cpu().numpy() for h in hb]))
         rows.append(row)
-        if bar_iter is not None:
-            next(bar_iter, None)
+        if bar is not None:
+            bar.update(1)
 
     model, losses = train_szt(config, data, generator=train_gen, callback=measure)
-    if progress and hasattr(bar, "close"):
+    if bar is not None:
         bar.close()
     stack = lambda key: np.asarray([r[key] for r in rows], dtype=np.float64)  # noqa: E731  (E, L)
     if config.histograms:
@@ -591,18 +599,17 @@ def run_deterministic(config: SZTConfig, *, data: SZTData | None = None, device=
     data = (data if data is not None else szt_data(config.seed)).to(device)
     gen = torch.Generator(device).manual_seed(config.seed + 2)
     rows = []
-    bar = _progress(range(len(config.epochs)), progress, desc=f"{config.name}: measured epochs")
-    bar_iter = iter(bar) if progress else None
+    bar = _bar(len(config.epochs), progress, f"{config.name}: measured epochs")
 
     def measure(epoch, model):
         layers = model.hidden_values(data.x)  # L × (4096, d_ℓ)
         rows.append([[binned_entropy(t, bin_size=b, value_range=_bin_range(t, config.activation))
                       for t in layers] for b in config.bin_sizes])  # (K, L)
-        if bar_iter is not None:
-            next(bar_iter, None)
+        if bar is not None:
+            bar.update(1)
 
     _, losses = train_szt(config, data, generator=gen, callback=measure)
-    if progress and hasattr(bar, "close"):
+    if bar is not None:
         bar.close()
     return BinningResult(
         config=asdict(config), epochs=np.asarray(config.epochs), bin_sizes=np.asarray(config.bin_sizes),

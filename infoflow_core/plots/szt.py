@@ -26,6 +26,13 @@ def _title(result) -> str:
     return _NAMES.get(result.name, result.name)
 
 
+def _log_thin(n: int, k: int = 600) -> np.ndarray:
+    """Indices of about ``k`` of ``range(n)``, evenly spaced in log scale (first and last kept)."""
+    if n <= k:
+        return np.arange(n)
+    return np.unique(np.round(np.logspace(0, np.log10(n), k)).astype(int) - 1)
+
+
 def _slider(steps, prefix: str) -> list[dict]:
     return [{"active": 0, "currentvalue": {"prefix": prefix}, "pad": {"t": 40}, "steps": steps}]
 
@@ -50,10 +57,11 @@ def plot_information(result, *, title: str | None = None) -> go.Figure:
                       row=1, col=1)
         fig.add_trace(go.Scatter(x=ep, y=result.h_bin[:, k], mode="lines", name=f"T{k + 1}", showlegend=False,
                                  legendgroup=f"T{k + 1}", line={"color": color, "dash": "dot"}), row=3, col=1)
-    le = result.loss_epochs
-    fig.add_trace(go.Scatter(x=le, y=result.train_loss, mode="lines", name="train loss",
+    keep = _log_thin(len(result.loss_epochs))  # at most ~600 points on the log axis
+    le = result.loss_epochs[keep]
+    fig.add_trace(go.Scatter(x=le, y=result.train_loss[keep].astype(np.float32), mode="lines", name="train loss",
                              line={"color": "black", "width": 1}), row=2, col=1)
-    fig.add_trace(go.Scatter(x=le, y=result.test_loss, mode="lines", name="test loss",
+    fig.add_trace(go.Scatter(x=le, y=result.test_loss[keep].astype(np.float32), mode="lines", name="test loss",
                              line={"color": "gray", "width": 1, "dash": "dash"}), row=2, col=1)
     for row in (1, 3):
         fig.add_hline(y=_LN_4096, line={"dash": "dash", "color": "lightgray", "width": 1}, row=row, col=1)
@@ -77,8 +85,8 @@ def plot_layer_scatter(result, *, layer: int | None = None) -> go.Figure:
     fig = go.Figure()
     for s, epoch in enumerate(result.snapshot_epochs):
         for c, color in ((0, "#1f77b4"), (1, "#d62728")):
-            pts = np.round(snaps[s][labels == c].astype(np.float64), 3)  # (n_c, 3); 3 decimals keep the HTML small
-            fig.add_trace(go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers", name=f"y = {c}",
+            pts = np.ascontiguousarray(snaps[s][labels == c].T, dtype=np.float32)  # (3, n_c); float32 halves the HTML
+            fig.add_trace(go.Scatter3d(x=pts[0], y=pts[1], z=pts[2], mode="markers", name=f"y = {c}",
                                        marker={"size": 3, "color": color, "opacity": 0.6}, visible=(s == 0)))
     epochs = [int(e) for e in result.snapshot_epochs]
     name = f"T{result.n_layers}"
