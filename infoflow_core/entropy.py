@@ -23,6 +23,8 @@ from ._validation import check_beta, check_chunk_size, check_positive_int, check
 
 __all__ = ["Estimate", "gaussian_entropy", "gm_entropy", "gm_entropy_bounds", "gm_entropy_1d"]
 
+#: 16-point Gauss–Legendre nodes and weights on [−1, 1] (for gm_entropy_1d).
+_GL16 = np.polynomial.legendre.leggauss(16)
 #: Mixture entropies whose Monte Carlo samples are drawn together (memory bound).
 _SAMPLE_BLOCK_ELEMENTS = 1 << 22
 
@@ -285,7 +287,7 @@ def gm_entropy_1d(centers, beta: float, *, points_per_beta: int = 32, tail: floa
         else:
             starts.append(a)
             ends.append(b)
-    nodes16, weights16 = np.polynomial.legendre.leggauss(16)
+    nodes16, weights16 = _GL16
     panel = beta / 2.0
     total = 0.0
     log_norm = math.log(n) + 0.5 * math.log(2.0 * math.pi * beta * beta)
