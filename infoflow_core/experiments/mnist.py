@@ -144,7 +144,7 @@ def mnist_config(scale: str, **overrides) -> MnistConfig:
     on one CPU core; ``full``: the paper's protocol, 48 models × 128 epochs on a GPU)."""
     cuda = "cuda" if torch.cuda.is_available() else "cpu"
     presets = {
-        "quick": dict(n_train=768, n_val=500, n_analysis=300, epochs=2, n_seeds=2, fig8_epochs=(0, 1, 2)),
+        "quick": dict(n_train=640, n_val=400, n_analysis=250, epochs=2, n_seeds=2, fig8_epochs=(0, 1, 2)),
         "book": dict(n_train=8000, n_val=10000, n_analysis=2000, epochs=6, n_seeds=3, fig8_epochs=(0, 1, 2, 6)),
         "full": dict(n_train=60000, n_val=10000, n_analysis=10000, epochs=128, n_seeds=8,
                      fig8_epochs=(0, 1, 32, 128), models_per_stack=48, device=cuda),
