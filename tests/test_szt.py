@@ -265,3 +265,19 @@ def test_cli_rejects_unknown_experiment(capsys):
     with pytest.raises(SystemExit):
         ex.main(["--scale", "quick", "--out", "/nonexistent", "--experiments", "sigmoid"])
     assert "unknown experiments" in capsys.readouterr().err
+
+
+def test_distance_summary_fractions_and_medians():
+    edges = np.array([[0.001, 0.01, 0.1, 1.0, 2.0]])  # one layer, 4 bins; half diameter = 1.0
+    within = np.array([[[6, 2, 2, 0]]])  # (S=1, L=1, B=4)
+    between = np.array([[[0, 0, 1, 3]]])
+    r = ex.SZTResult(config={"name": "x", "beta": 0.005}, epochs=np.array([1]), mi=np.zeros((1, 1)),
+                     mi_stderr=np.zeros((1, 1)), h_t=np.zeros((1, 1)), h_t_given_x=np.zeros((1, 1)),
+                     h_bin=np.zeros((1, 1)), loss_epochs=np.arange(1, 2), train_loss=np.zeros(1), test_loss=np.zeros(1),
+                     train_acc=np.zeros(1), test_acc=np.zeros(1), hist_edges=edges, hist_within=within,
+                     hist_between=between, snapshot_epochs=np.array([1]), snapshots=np.zeros((1, 1, 3)), labels=np.zeros(1))
+    s = ex.distance_summary(r)  # 10β = 0.05: only the first bin (upper edge 0.01) counts as close
+    np.testing.assert_allclose(s["within_close"], [[0.6]])
+    np.testing.assert_allclose(s["between_far"], [[0.75]])
+    np.testing.assert_allclose(s["within"], [[math.sqrt(0.001 * 0.01)]])  # median in the first (geometric) bin
+    np.testing.assert_allclose(s["between"], [[math.sqrt(2.0)]])

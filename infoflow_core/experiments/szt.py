@@ -724,21 +724,37 @@ def _bin_centres(edges: np.ndarray) -> np.ndarray:
     return 0.5 * (edges[..., 1:] + edges[..., :-1])
 
 
-def distance_summary(result: SZTResult) -> dict:
-    """Medians of the within- and between-class pairwise distances (from the Fig. 6
-    histograms, to the bin centre), per snapshot epoch and layer: arrays of shape (S, L).
-    Clustering by class shows as a within-class median far below the between-class one."""
+def distance_summary(result: SZTResult, *, close_factor: float = 10.0) -> dict:
+    """Numbers from the Fig. 6 histograms, per snapshot epoch and layer (arrays (S, L)).
+
+    * ``within``, ``between``: median within- and between-class distances (to the
+      bin centre);
+    * ``within_close``: the fraction of within-class pairs closer than
+      ``close_factor · β`` (counting whole bins whose upper edge is at most that): inputs
+      that the noise makes hard to tell apart, i.e. tight clusters;
+    * ``between_far``: the fraction of between-class pairs farther than half the
+      diameter ``√d_ℓ`` of the tanh cube (counting bins whose lower edge is at least
+      that): classes pushed to opposite sides.
+    """
     if result.hist_within.shape[0] == 0:
         raise ValueError("result has no pairwise-distance histograms (config histograms=False)")
-    mids = _bin_centres(result.hist_edges)  # (L, B)
+    edges = result.hist_edges  # (L, B + 1)
+    mids = _bin_centres(edges)  # (L, B)
 
     def median(counts):  # (S, L, B) -> (S, L)
         cum = np.cumsum(counts, axis=-1)
         k = (cum >= 0.5 * cum[..., -1:]).argmax(axis=-1)  # (S, L)
         return np.take_along_axis(np.broadcast_to(mids, counts.shape), k[..., None], axis=-1)[..., 0]
 
+    def fraction(counts, mask):  # (S, L, B), (L, B) -> (S, L)
+        return (counts * mask).sum(-1) / np.maximum(counts.sum(-1), 1)
+
+    close = close_factor * float(result.config["beta"])
+    half_diameter = 0.5 * edges[:, -1:]  # (L, 1): edges end at 2√d
     return {"epochs": result.snapshot_epochs, "within": median(result.hist_within),
-            "between": median(result.hist_between)}
+            "between": median(result.hist_between),
+            "within_close": fraction(result.hist_within, edges[:, 1:] <= close),
+            "between_far": fraction(result.hist_between, edges[:, :-1] >= half_diameter)}
 
 
 def dpi_check(mi, mi_stderr, *, n_sigma: float = 3.0) -> dict:
