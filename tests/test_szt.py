@@ -219,7 +219,7 @@ def test_analysis_helpers_on_synthetic_curves():
     chk = ex.dpi_check(np.array([[1.0, 1.05], [1.0, 0.5]]), np.full((2, 2), 0.01))
     assert chk["violations"] == [(0, 1)] and not chk["holds"]
     tl = np.concatenate([np.linspace(1, 0.1, 100), np.linspace(0.1, 0.5, 100)])
-    rise = ex.test_loss_rise(np.arange(1, 201), tl, window=5)
+    rise = ex.overfitting_onset(np.arange(1, 201), tl, window=5)
     assert abs(rise["min_epoch"] - 100) <= 2 and rise["rises"]
 
 
@@ -241,7 +241,7 @@ def test_summary_json_schema_and_round_trip(tiny_run, tmp_path):
         assert set(exp["layers"][layer]) == {"I", "stderr", "h_T", "h_T_given_X", "H_bin"}
         assert len(exp["layers"][layer]["I"]) == 2
     assert set(exp["losses"]) >= {"train_loss", "test_loss", "final_test_acc"}
-    assert {"compression", "test_loss_rise", "hbin_correlation", "dpi"} <= set(exp)
+    assert {"compression", "overfitting_onset", "hbin_correlation", "dpi"} <= set(exp)
     back = ex.szt_run_from_stored(load_run(out))
     r0, r1 = tiny_run.results["tanh"], back.results["tanh"]
     np.testing.assert_array_equal(r0.mi, r1.mi)

@@ -41,7 +41,7 @@ __all__ = [
     "SCALE_SETTINGS", "EXPERIMENTS", "measurement_epochs", "experiment_config",
     "train_szt", "estimate_information", "run_noisy", "run_deterministic",
     "run_dpi_realizations", "run_szt", "save_szt_run", "szt_run_from_stored",
-    "class_distance_histograms", "distance_summary", "compression_summary", "test_loss_rise", "hbin_correlations", "dpi_check", "main",
+    "class_distance_histograms", "distance_summary", "compression_summary", "overfitting_onset", "hbin_correlations", "dpi_check", "main",
 ]
 
 #: Sizes per scale. ``n_x``: noise realizations per input (R); ``n_mc``: Monte Carlo
@@ -693,7 +693,7 @@ def compression_summary(result: SZTResult, layer: int, *, n_sigma: float = 5.0,
             "compresses": bool(fall_sigma > n_sigma and fall > min_fall)}
 
 
-def test_loss_rise(losses_epochs, test_loss, *, window: int = 25) -> dict:
+def overfitting_onset(losses_epochs, test_loss, *, window: int = 25) -> dict:
     """When does the test loss start to rise? The epoch of the minimum of the test loss
     smoothed by a centred moving average of ``window`` epochs, with the loss there and
     at the end (nats)."""
@@ -861,7 +861,7 @@ def _summary(run: SZTRun) -> dict:
                        "train_loss": np.round(r.train_loss[r.epochs - 1], 5).tolist(),
                        "test_loss": np.round(r.test_loss[r.epochs - 1], 5).tolist(),
                        "final_train_acc": float(r.train_acc[-1]), "final_test_acc": float(r.test_acc[-1])},
-            "compression": comp, "test_loss_rise": test_loss_rise(r.loss_epochs, r.test_loss),
+            "compression": comp, "overfitting_onset": overfitting_onset(r.loss_epochs, r.test_loss),
             "hbin_correlation": [round(float(c), 4) for c in hbin_correlations(r)],
             "dpi": {k: v for k, v in dpi.items() if k != "excess"},
             "wall_time_s": round(r.wall_time_s, 1),
