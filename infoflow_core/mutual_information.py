@@ -55,6 +55,7 @@ class MIEstimate:
 
 
 def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
+                          n_mc_given_x: int | None = None,
                           generator: torch.Generator | None = None,
                           chunk_size: int | str = "auto", method: str = "auto") -> MIEstimate:
     """The SP estimate of I(X; T_ℓ), equation (1) of the paper, in nats.
@@ -69,6 +70,11 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
         Noise standard deviation β > 0 of the layer.
     n_mc : int
         Monte Carlo samples for h(T_ℓ), and again for *each* h(T_ℓ | X = x_i).
+    n_mc_given_x : int, optional
+        Monte Carlo samples for each h(T_ℓ | X = x_i) when it should differ from
+        ``n_mc`` (default: ``n_mc``). The conditional term averages ``n_inputs``
+        independent estimates, so its error shrinks like 1/√n_inputs and far
+        fewer samples per input often suffice.
     generator : torch.Generator, optional
         Source of the Monte Carlo samples, on ``samples.device``.
     chunk_size : int or "auto"
@@ -97,6 +103,7 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
     samples = check_tensor(samples, "samples", ndim=3)
     beta = check_beta(beta)
     n_mc = check_positive_int(n_mc, "n_mc")
+    n_mc_given_x = n_mc if n_mc_given_x is None else check_positive_int(n_mc_given_x, "n_mc_given_x")
     chunk_size = check_chunk_size(chunk_size)
     method = check_method(method)
     n_inputs, n_x, d = samples.shape
@@ -107,7 +114,7 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
     if n_x == 1:
         h_cond, se_cond = gaussian_entropy(d, beta), 0.0
     else:
-        values, stderrs = _gm_entropy_batched(samples, beta, n_mc, generator, chunk_size, method)  # (n_inputs,) each
+        values, stderrs = _gm_entropy_batched(samples, beta, n_mc_given_x, generator, chunk_size, method)  # (n_inputs,) each
         h_cond = float(values.mean())
         se_cond = float(torch.sqrt((stderrs ** 2).sum())) / n_inputs
     return MIEstimate(

@@ -111,3 +111,15 @@ def test_sample_representations_bad_input():
         sample_representations(nn.Linear(1, 1), torch.zeros(2, 1), 2)
     with pytest.raises(ValueError, match="x contains"):
         sample_representations(net, torch.full((2, 1), float("inf")), 2)
+
+
+def test_separate_sample_count_for_the_conditional_term():
+    g = torch.Generator().manual_seed(3)
+    samples = torch.rand(8, 4, 2, dtype=F64, generator=g)
+    a = sp_mutual_information(samples, 0.1, n_mc=500, n_mc_given_x=50, generator=torch.Generator().manual_seed(0))
+    b = sp_mutual_information(samples, 0.1, n_mc=500, generator=torch.Generator().manual_seed(0))
+    assert a.h_t == b.h_t and a.h_t_stderr == b.h_t_stderr  # same draws for h(T)
+    assert a.h_t_given_x_stderr > b.h_t_given_x_stderr  # fewer samples, larger error
+    assert abs(a.h_t_given_x - b.h_t_given_x) < 4 * math.hypot(a.h_t_given_x_stderr, b.h_t_given_x_stderr)
+    with pytest.raises(ValueError, match="n_mc_given_x"):
+        sp_mutual_information(samples, 0.1, n_mc=10, n_mc_given_x=0)
