@@ -23,7 +23,8 @@ exceeds ``--budget`` seconds. Results go to ``benchmarks/results/`` as
 
 Usage::
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_gm_entropy.py            # full CPU run (≈ 15 min on 2 cores)
+    OMP_NUM_THREADS=1 python benchmarks/bench_gm_entropy.py            # full CPU run (26 min, 1 thread, busy 2-core machine)
+    python benchmarks/bench_gm_entropy.py --max-r 10                  # R ≤ 10 only (a few minutes)
     python benchmarks/bench_gm_entropy.py --quick                     # R = 1 only, 1 minute
     python benchmarks/bench_gm_entropy.py --device cuda --max-r 100   # on a GPU
 """
@@ -116,7 +117,7 @@ def device_name(device, threads: int) -> str:
         for token in ("nvidia ", "geforce ", "tesla "):
             name = name.replace(token, "")
         return "cuda-" + "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
-    return f"cpu-{threads}cores"
+    return f"cpu-{os.cpu_count()}cores-{threads}thread{'s' if threads > 1 else ''}"
 
 
 def main(argv=None):
@@ -129,7 +130,7 @@ def main(argv=None):
     ap.add_argument("--regimes", nargs="+", default=["spread", "clustered"])
     ap.add_argument("--n-query", type=int, default=4096)
     ap.add_argument("--n-ref", type=int, default=512, help="queries scored by the float64 reference")
-    ap.add_argument("--budget", type=float, default=40.0, help="seconds allowed per path and regime")
+    ap.add_argument("--budget", type=float, default=30.0, help="seconds allowed per path and regime")
     ap.add_argument("--paths", nargs="+", default=["auto", "dense", "pruned", "plain-torch", "sklearn"])
     ap.add_argument("--note", default="", help="free text stored with the results")
     ap.add_argument("--tag", default="", help="suffix for the result file names")
