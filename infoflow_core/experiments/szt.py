@@ -30,7 +30,6 @@ from torch.nn import functional as F
 
 from ..binning import binned_entropy
 from ..data.szt import SZTData, szt_data
-from ..entropy import gm_entropy
 from ..models.szt import SZT_WIDTHS, SZTNet, orthonormalize_
 from ..mutual_information import sp_mutual_information
 from ..noise import sample_representations
@@ -399,9 +398,9 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_cond: in
     """SP estimates of I(X; T_ℓ), equation (1), for every layer.
 
     h(T_ℓ) is a Gaussian-mixture entropy with all ``n_inputs · n_x`` centres and
-    ``n_mc`` Monte Carlo samples (:func:`~infoflow_core.entropy.gm_entropy`);
-    h(T_ℓ | X) averages ``n_inputs`` mixtures of ``n_x`` centres, ``n_mc_cond`` samples
-    each (:func:`~infoflow_core.mutual_information.sp_mutual_information`). The
+    ``n_mc`` Monte Carlo samples; h(T_ℓ | X) averages ``n_inputs`` mixtures of ``n_x``
+    centres, ``n_mc_cond`` samples each (both by
+    :func:`~infoflow_core.mutual_information.sp_mutual_information`). The
     conditional term averages thousands of mixtures, so few samples each suffice;
     h(T_ℓ) carries nearly all of the error. Layer 1 is deterministic given X: its
     realizations coincide, one is kept and h(T_1 | X) = (d/2) ln(2πeβ²) exactly.
@@ -423,12 +422,8 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_cond: in
     for layer, s in enumerate(samples):
         if layer == 0:
             s = s[:, :1]  # (n_inputs, 1, d_1): S_1 = f_1(x) is the same in every realization
-        n_inputs, n_x, d = s.shape
-        cond = sp_mutual_information(s, beta, n_mc=n_mc_cond, generator=generator)  # its h_t is discarded
-        h = gm_entropy(s.reshape(n_inputs * n_x, d), beta, n_mc=n_mc, generator=generator)  # (n_inputs·n_x, d)
-        out.append({"value": h.value - cond.h_t_given_x,
-                    "stderr": math.hypot(h.stderr, cond.h_t_given_x_stderr),
-                    "h_t": h.value, "h_t_given_x": cond.h_t_given_x})
+        mi = sp_mutual_information(s, beta, n_mc=n_mc, n_mc_given_x=n_mc_cond, generator=generator)
+        out.append({"value": mi.value, "stderr": mi.stderr, "h_t": mi.h_t, "h_t_given_x": mi.h_t_given_x})
     return out
 
 
