@@ -145,7 +145,7 @@ class MnistConfig:
 
 
 def mnist_config(scale: str, **overrides) -> MnistConfig:
-    """The configuration of ``scale`` (``quick``: CI, ~20 s on a CPU; ``book``: ~15 min
+    """The configuration of ``scale`` (``quick``: CI, ~20 s on a CPU; ``book``: ~20–30 min
     on one CPU core; ``full``: the paper's protocol, 48 models × 128 epochs on a GPU)."""
     cuda = "cuda" if torch.cuda.is_available() else "cpu"
     presets = {
