@@ -22,11 +22,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 # The main job: the book at the "book" scale (stored results where they exist).
 book: setup
-	INFOFLOW_SCALE=$${INFOFLOW_SCALE:-book} $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	INFOFLOW_BATCH=1 INFOFLOW_SCALE=$${INFOFLOW_SCALE:-book} $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
 # The book at the quick scale (what CI builds and the browser test opens).
 book-quick: setup
-	INFOFLOW_SCALE=quick $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	INFOFLOW_BATCH=1 INFOFLOW_SCALE=quick $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -35,7 +35,7 @@ test-unit: setup
 	$(PY) -m pytest -q -m "not browser" --doctest-modules tests $(DOCTESTED)
 
 test-notebooks: setup
-	INFOFLOW_SCALE=quick $(PY) -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg book -p no:cacheprovider
+	INFOFLOW_BATCH=1 INFOFLOW_SCALE=quick $(PY) -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg book -p no:cacheprovider
 
 test-browser: book-quick chromium
 	$(PY) -m pytest -q tests -m browser
@@ -48,7 +48,7 @@ test: setup chromium
 # Re-record the expected output of every `# NBVAL_CHECK_OUTPUT` cell (quick scale),
 # after changing such a cell or the numbers it prints on purpose.
 notebook-outputs: setup
-	INFOFLOW_SCALE=quick $(PY) tests/nbval_record.py book/*.ipynb
+	INFOFLOW_BATCH=1 INFOFLOW_SCALE=quick $(PY) tests/nbval_record.py book/*.ipynb
 
 clean:
 	rm -rf _build .jupyter_cache

@@ -14,13 +14,18 @@ Use :func:`show` (or ``fig.show()``) in chapters. Sliders must be plotly's own
 (``layout.sliders`` with ``"update"``/``"restyle"`` steps, e.g. from
 :func:`slider_steps`): they run in the browser with no kernel, and
 ``tests/test_browser.py`` moves each one with the mouse in headless Chromium. Keep
-LaTeX out of figure text (MathJax is not served offline): use Unicode (β, ℓ, ≤).
+LaTeX out of figure text (plotly does not typeset it): use Unicode (β, ℓ, ≤).
+
+Live ipywidgets controls go through :func:`live_controls`, in cells tagged
+``remove-output``: in JupyterLab they recompute; in batch execution (the book build,
+nbval) they run their function once without creating widgets.
 
 One module per chapter holds its figure functions: :mod:`.binning` (chapter 01), ...
 """
 
 from __future__ import annotations
 
+from ._live import in_batch, live_controls
 from ._render import show, slider_steps
 
-__all__ = ["show", "slider_steps"]
+__all__ = ["show", "slider_steps", "live_controls", "in_batch"]
