@@ -12,6 +12,7 @@ page it checks that
 * for every figure with a slider, a real mouse click on a different step of the
   slider's rail moves the slider and changes what the figure draws (its SVG, slider
   itself excluded);
+* pages with formulas typeset them offline (MathJax from ``_static/mathjax``);
 * no script raised (``pageerror``), no console error other than the aborted network
   requests, and no page asked for require.js (which breaks plotly's UMD bundle).
 
@@ -209,6 +210,10 @@ def test_page_draws_offline_and_sliders_move(browser, entry):
             moved += 1
         if any(f["sliders"] for f in figures):
             assert moved > 0, f"{entry}: figures with sliders, but none visible to move"
+
+        # Formulas typeset offline: MathJax is served from the book's own static files.
+        if page.evaluate("() => document.querySelectorAll('.math').length") > 0:
+            page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 0", timeout=15000)
     finally:
         context.close()
 
