@@ -69,21 +69,36 @@ def pairwise_distances_by_class(t: torch.Tensor, labels) -> tuple[torch.Tensor, 
     return torch.cat(within), torch.cat(between)
 
 
-def pairwise_distance_histograms(t: torch.Tensor, labels, bins) -> tuple[torch.Tensor, torch.Tensor]:
+def pairwise_distance_histograms(t: torch.Tensor, labels, bins, *,
+                                 clip: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Histograms of within- and between-class pairwise distances (pairs i < j),
     computed block by block: memory O(n · block), never n².
+
+    Rows are grouped by class first, so within-class pairs come from one class's
+    block against itself (upper triangle only) and between-class pairs from two
+    classes' blocks: about n²/2 distances in all, none computed twice.
 
     Parameters
     ----------
     t : Tensor, shape (n, d)
     labels : Tensor, shape (n,)
     bins : Tensor, shape (k + 1,)
-        Increasing bin edges; bins are ``[e_0, e_1), …, [e_{k−1}, e_k]``. Distances
-        outside ``[e_0, e_k]`` are not counted (as in ``numpy.histogram``).
+        Increasing bin edges; bins are ``[e_0, e_1), …, [e_{k−1}, e_k]``.
+    clip : bool
+        If False (default), distances outside ``[e_0, e_k]`` are not counted (as in
+        ``numpy.histogram``). If True they count in the first or last bin, so that
+        every pair is counted (useful with log-spaced edges starting above 0).
 
     Returns
     -------
     within_counts, between_counts : Tensor of int64, shape (k,) each
+
+    Examples
+    --------
+    >>> w, b = pairwise_distance_histograms(torch.tensor([[0.0], [1.0], [3.0]]), torch.tensor([0, 0, 1]),
+    ...                                     torch.tensor([0.0, 1.5, 3.0]))
+    >>> w.tolist(), b.tolist()
+    ([1, 0], [0, 2])
     """
     t = check_tensor(t, "t", ndim=2)
     n = t.shape[0]
@@ -96,17 +111,30 @@ def pairwise_distance_histograms(t: torch.Tensor, labels, bins) -> tuple[torch.T
     k = edges.numel() - 1
     within = torch.zeros(k, dtype=torch.long, device=t.device)
     between = torch.zeros(k, dtype=torch.long, device=t.device)
-    for i0, i1, dist in _row_blocks(t):
-        j = torch.arange(n, device=t.device)
-        i = torch.arange(i0, i1, device=t.device)
-        upper = j.unsqueeze(0) > i.unsqueeze(1)  # (r, n)
-        same = labels[i0:i1].unsqueeze(1) == labels.unsqueeze(0)  # (r, n)
-        d64 = dist.to(torch.float64)
-        idx = torch.bucketize(d64, edges, right=True) - 1  # (r, n): bin of each distance
-        idx[d64 == edges[-1]] = k - 1  # the last bin is closed
-        inside = (idx >= 0) & (idx < k)
-        for mask, acc in ((upper & same & inside, within), (upper & ~same & inside, between)):
-            acc += torch.bincount(idx[mask], minlength=k)
+
+    edges_t = edges.to(t.dtype)  # compare in the distances' dtype (no float64 copy of every distance)
+
+    def count(dist: torch.Tensor, acc: torch.Tensor) -> None:
+        dist = dist.reshape(-1)  # (m,)
+        idx = torch.bucketize(dist, edges_t, right=True) - 1  # bin of each distance
+        idx[dist == edges_t[-1]] = k - 1  # the last bin is closed
+        if clip:
+            idx.clamp_(0, k - 1)
+        else:
+            idx = idx[(idx >= 0) & (idx < k)]
+        acc += torch.bincount(idx, minlength=k)
+
+    groups = [t[labels == c] for c in torch.unique(labels)]  # each (n_c, d)
+    for a, ga in enumerate(groups):
+        rows = max(1, _ROW_BLOCK_ELEMENTS // max(1, ga.shape[0]))
+        for r0 in range(0, ga.shape[0], rows):
+            block = ga[r0:r0 + rows]  # (r, d)
+            # Within: rows r0.. against columns r0.. of the same class, pairs j > i.
+            dist = torch.cdist(block, ga[r0:], compute_mode="donot_use_mm_for_euclid_dist")  # (r, n_c − r0)
+            upper = torch.ones_like(dist, dtype=torch.bool).triu_(diagonal=1)  # (r, n_c − r0)
+            count(dist[upper], within)
+            for gb in groups[a + 1:]:
+                count(torch.cdist(block, gb, compute_mode="donot_use_mm_for_euclid_dist"), between)  # (r, n_b)
     return within, between
 
 

@@ -87,6 +87,39 @@ def test_histograms_match_numpy_histogram():
     assert b.tolist() == np.histogram(b_ref, edges)[0].tolist()
 
 
+def test_clipped_log_spaced_histograms_count_every_pair():
+    # Log-spaced edges from 1e-3: with clip=True distances outside [1e-3, 1] count in
+    # the end bins. Reference: all pairs in numpy, clipped, numpy.histogram of log10.
+    g = torch.Generator().manual_seed(1)
+    t = torch.rand(200, 2, generator=g, dtype=torch.float64) * 0.1
+    t[:5] += 3.0  # some distances above the last edge
+    labels = torch.randint(0, 2, (200,), generator=g)
+    edges = torch.logspace(-3, 0, 16, dtype=torch.float64)
+    w, b = pairwise_distance_histograms(t, labels, edges, clip=True)
+    x, lab = t.numpy(), labels.numpy()
+    i, j = np.triu_indices(200, k=1)
+    dist = np.clip(np.linalg.norm(x[i] - x[j], axis=1), 1e-3, 1.0)
+    same = lab[i] == lab[j]
+    ref_w, _ = np.histogram(np.log10(dist[same]), bins=np.linspace(-3, 0, 16))
+    ref_b, _ = np.histogram(np.log10(dist[~same]), bins=np.linspace(-3, 0, 16))
+    assert int(w.sum()) == same.sum() and int(b.sum()) == (~same).sum()
+    # log10 of an edge may round to either side of the numpy reference's edge.
+    assert np.abs(w.numpy() - ref_w).max() <= 1 and np.abs(b.numpy() - ref_b).max() <= 1
+
+
+def test_histograms_with_many_classes_and_float32():
+    rng = np.random.default_rng(3)
+    t = rng.normal(size=(150, 4))
+    labels = rng.integers(0, 5, size=150)
+    w_ref, b_ref = brute_force_distances(t.tolist(), labels.tolist())
+    edges = np.linspace(0, 8, 17)
+    w, b = pairwise_distance_histograms(torch.from_numpy(t).float(), torch.from_numpy(labels), torch.from_numpy(edges))
+    # float32 distances: a pair within 1e-5 of an edge may land in the neighbouring bin.
+    assert np.abs(w.numpy() - np.histogram(w_ref, edges)[0]).max() <= 1
+    assert np.abs(b.numpy() - np.histogram(b_ref, edges)[0]).max() <= 1
+    assert int(w.sum() + b.sum()) == 150 * 149 // 2
+
+
 def test_distances_bad_input():
     with pytest.raises(ValueError, match="labels must have one entry per row"):
         pairwise_distances_by_class(torch.zeros(3, 2), torch.zeros(4))

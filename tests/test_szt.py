@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from conftest import make_generator
-from infoflow_core.clustering import pairwise_distance_histograms
 from infoflow_core.data.szt import load_szt, split_szt, szt_data
 from infoflow_core.experiments import szt as ex
 from infoflow_core.models.szt import SZTNet, orthonormalize_
@@ -117,35 +116,6 @@ def test_measurement_epochs_are_the_papers():
     e = ex.measurement_epochs(10_000, 100)
     assert len(e) == 84 and e[0] == 1 and e[-1] == 9999  # unique(round(logspace(0, log10(9999), 100)))
     assert list(e) == sorted(set(e))
-
-
-def test_class_distance_histograms_match_reference():
-    g = torch.Generator().manual_seed(0)
-    t = torch.rand(300, 3, generator=g, dtype=torch.float64) * 2 - 1
-    labels = torch.randint(0, 2, (300,), generator=g)
-    edges = torch.linspace(0, 2 * math.sqrt(3), 21, dtype=torch.float64)
-    w, b = ex.class_distance_histograms(t, labels, edges)
-    w_ref, b_ref = pairwise_distance_histograms(t, labels, edges)
-    assert int(w.sum()) == int(w_ref.sum()) and int(b.sum()) == int(b_ref.sum())
-    # histc and bucketize may put a distance lying on an edge (to rounding) in neighbouring bins.
-    assert int((w - w_ref).abs().max()) <= 1 and int((b - b_ref).abs().max()) <= 1
-
-
-def test_class_distance_histograms_log_spaced_match_numpy():
-    g = torch.Generator().manual_seed(1)
-    t = torch.rand(200, 2, generator=g, dtype=torch.float64) * 0.1
-    labels = torch.randint(0, 2, (200,), generator=g)
-    edges = torch.logspace(-3, 0, 16, dtype=torch.float64)
-    w, b = ex.class_distance_histograms(t, labels, edges, log_spaced=True)
-    # Independent reference: all pairs i < j in numpy, clamped into [1e-3, 1], numpy.histogram of log10.
-    x, lab = t.numpy(), labels.numpy()
-    i, j = np.triu_indices(200, k=1)
-    dist = np.clip(np.linalg.norm(x[i] - x[j], axis=1), 1e-3, 1.0)
-    same = lab[i] == lab[j]
-    ref_w, _ = np.histogram(np.log10(dist[same]), bins=np.linspace(-3, 0, 16))
-    ref_b, _ = np.histogram(np.log10(dist[~same]), bins=np.linspace(-3, 0, 16))
-    assert int(w.sum()) == same.sum() and int(b.sum()) == (~same).sum()
-    assert np.abs(w.numpy() - ref_w).max() <= 1 and np.abs(b.numpy() - ref_b).max() <= 1  # edge rounding
 
 
 TINY = dict(n_epochs=3, epochs=(1, 3), n_x=2, n_mc=256, n_mc_cond=4, hist_bins=10, snapshot_epochs=(3,))

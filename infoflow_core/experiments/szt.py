@@ -29,6 +29,7 @@ import torch
 from torch.nn import functional as F
 
 from ..binning import binned_entropy
+from ..clustering import pairwise_distance_histograms
 from ..data.szt import SZTData, szt_data
 from ..models.szt import SZT_WIDTHS, SZTNet, orthonormalize_
 from ..mutual_information import sp_mutual_information
@@ -40,7 +41,7 @@ __all__ = [
     "SCALE_SETTINGS", "EXPERIMENTS", "measurement_epochs", "experiment_config",
     "train_szt", "estimate_information", "run_noisy", "run_deterministic",
     "run_dpi_realizations", "run_szt", "save_szt_run", "szt_run_from_stored",
-    "class_distance_histograms", "distance_summary", "compression_summary", "overfitting_onset", "hbin_correlations", "dpi_check", "main",
+    "distance_summary", "compression_summary", "overfitting_onset", "hbin_correlations", "dpi_check", "main",
 ]
 
 #: Sizes per scale. ``n_x``: noise realizations per input (R); ``n_mc``: Monte Carlo
@@ -441,52 +442,6 @@ def _hist_edges(config: SZTConfig, widths) -> np.ndarray:
                      for d in widths])  # (L, B+1)
 
 
-def class_distance_histograms(t: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor, *,
-                              log_spaced: bool = False):
-    """Histograms of within- and between-class pairwise distances (pairs i < j) for
-    *uniform* bin ``edges``: the same counts as
-    :func:`~infoflow_core.clustering.pairwise_distance_histograms` (up to distances
-    that fall on an edge within rounding), faster for two classes of a few thousand
-    points: ``torch.pdist`` inside each class, ``torch.cdist`` between them, ``histc``.
-
-    Parameters
-    ----------
-    t : Tensor, shape (n, d)
-    labels : Tensor, shape (n,)
-    edges : Tensor, shape (B + 1,)
-        Equally spaced, or (``log_spaced=True``) equally spaced in log scale; then
-        distances outside ``[edges[0], edges[-1]]`` count in the first or last bin, so
-        that every pair is counted.
-
-    Returns
-    -------
-    within, between : Tensor of int64, shape (B,)
-    """
-    lo, hi, n_bins = float(edges[0]), float(edges[-1]), edges.numel() - 1
-    if log_spaced:
-        if lo <= 0:
-            raise ValueError(f"edges must be positive when log_spaced, got edges[0] = {lo}")
-        lo, hi = math.log10(lo), math.log10(hi)
-
-    def hist(dist):  # (m,) distances -> (B,) counts
-        if log_spaced:
-            dist = torch.log10(dist.clamp(min=10 ** lo)).clamp(max=hi)
-        return torch.histc(dist, bins=n_bins, min=lo, max=hi).double()
-
-    classes = torch.unique(labels)
-    within = torch.zeros(n_bins, dtype=torch.float64, device=t.device)
-    between = torch.zeros_like(within)
-    groups = [t[labels == c] for c in classes]  # each (n_c, d)
-    for a, ga in enumerate(groups):
-        if ga.shape[0] > 1:
-            within += hist(torch.pdist(ga))  # n_c (n_c − 1) / 2 distances
-        for gb in groups[a + 1:]:
-            for r0 in range(0, ga.shape[0], 1024):
-                dist = torch.cdist(ga[r0:r0 + 1024], gb, compute_mode="donot_use_mm_for_euclid_dist")  # (r, n_b)
-                between += hist(dist.reshape(-1))
-    return within.round().long(), between.round().long()
-
-
 def _device_of(device) -> torch.device:
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -548,7 +503,7 @@ def run_noisy(config: SZTConfig, *, data: SZTData | None = None, device=None, pr
         if epoch in config.snapshot_epochs:
             snaps.append(t_layers[-1].float().cpu().numpy())
             if config.histograms:
-                hw, hb = zip(*(class_distance_histograms(t, data.y, e, log_spaced=True)
+                hw, hb = zip(*(pairwise_distance_histograms(t, data.y, e, clip=True)
                                for t, e in zip(t_layers, edges_t)))
                 hists.append(([h.cpu().numpy() for h in hw], [h.cpu().numpy() for h in hb]))
         rows.append(row)
