@@ -136,7 +136,7 @@ def test_large_dimension_matmul_path_matches_brute_force():
     assert torch.allclose(got32, ref, rtol=1e-5)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)  # the same examples on every run: no flaky CI
 @given(n=st.integers(1, 40), d=st.integers(1, 6), m=st.integers(1, 30), chunk=st.integers(1, 45),
        log_beta=st.floats(-2.5, 0.5), dtype=st.sampled_from([torch.float32, torch.float64]))
 def test_log_kernel_sums_against_brute_force(n, d, m, chunk, log_beta, dtype):
