@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from ..binning import binned_entropy_per_unit
 from ..clustering import cosine_similarities, pairwise_distance_histograms
+from ._progress import progress_bar
 from ..data.mnist import MNIST, load_mnist
 from ..models.mnist import LAYER_DIMS, MnistCNN, StackedMnistCNN
 from ..scales import SCALES
@@ -305,14 +306,6 @@ class MnistResults:
 
 # ----------------------------------------------------------------------------- training
 
-def _progress(total: int, enabled: bool, desc: str):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)
-
-
 @torch.no_grad()
 def _eval_errors(stack: StackedMnistCNN, x: torch.Tensor, y: torch.Tensor, generator, chunk: int = 250):
     """Misclassified counts per model, shape (M,)."""
@@ -418,7 +411,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
         net.train()
 
     n_steps = math.ceil(config.n_train / config.batch_size)
-    bar = _progress(n_seeds * n_epochs * n_steps, progress, "MNIST: training")
+    bar = progress_bar(n_seeds * n_epochs * n_steps, progress, "MNIST: training", leave=False)
     for first in range(0, n_seeds, seeds_per_stack):
         chunk_seeds = list(range(first, min(n_seeds, first + seeds_per_stack)))
         models = []

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from ..binning import binned_entropy
 from ..clustering import pairwise_distance_histograms
+from ._progress import progress_bar, progress_iter
 from ..data.szt import SZTData, szt_data
 from ..models.szt import SZT_WIDTHS, SZTNet, orthonormalize_
 from ..mutual_information import sp_mutual_information
@@ -306,23 +307,6 @@ class SZTRun:
 # --------------------------------------------------------------------------- training
 
 
-def _progress(iterable, enabled: bool, **kw):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, **kw)
-
-
-def _bar(total: int, enabled: bool, desc: str):
-    """A tqdm bar updated by hand (``None`` when disabled)."""
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc)
-
-
 def _build_model(config: SZTConfig, device, noise_generator) -> SZTNet:
     init_gen = torch.Generator().manual_seed(config.seed + 1)
     model = SZTNet(config.activation, config.beta, generator=noise_generator, init_generator=init_gen)
@@ -365,7 +349,7 @@ def train_szt(config: SZTConfig, data: SZTData, *, generator: torch.Generator, c
     n_tr = x_tr.shape[0]
     record = torch.zeros(config.n_epochs, 4, dtype=torch.float64, device=device)  # per epoch: 4 numbers
     measure = set(config.epochs)
-    for epoch in _progress(range(1, config.n_epochs + 1), progress, desc=config.name, leave=False):
+    for epoch in progress_iter(range(1, config.n_epochs + 1), progress, desc=config.name, leave=False):
         model.train()
         perm = torch.randperm(n_tr, generator=generator, device=device)  # (n_tr,)
         xs, ys = x_tr[perm], y_tr[perm]
@@ -485,7 +469,7 @@ def run_noisy(config: SZTConfig, *, data: SZTData | None = None, device=None, pr
     rows: list[dict] = []
     snaps: list[np.ndarray] = []
     hists: list[tuple] = []
-    bar = _bar(len(config.epochs), progress, f"{config.name}: measured epochs")
+    bar = progress_bar(len(config.epochs), progress, f"{config.name}: measured epochs")
 
     def measure(epoch, model):
         samples = sample_representations(model, data.x, config.n_x, generator=est_gen)  # L × (4096, n_x, d)
@@ -549,7 +533,7 @@ def run_deterministic(config: SZTConfig, *, data: SZTData | None = None, device=
     data = (data if data is not None else szt_data(config.seed)).to(device)
     gen = torch.Generator(device).manual_seed(config.seed + 2)
     rows = []
-    bar = _bar(len(config.epochs), progress, f"{config.name}: measured epochs")
+    bar = progress_bar(len(config.epochs), progress, f"{config.name}: measured epochs")
 
     def measure(epoch, model):
         layers = model.hidden_values(data.x)  # L × (4096, d_ℓ)
@@ -594,7 +578,7 @@ def run_dpi_realizations(result: SZTResult, n_x_values, *, n_mc: int, n_mc_cond:
             m.generator = gen
     beta = result.config["beta"]
     rows = []
-    for n_x in _progress(list(n_x_values), progress, desc="DPI: realizations"):
+    for n_x in progress_iter(list(n_x_values), progress, desc="DPI: realizations"):
         samples = sample_representations(model, x, int(n_x), generator=gen)
         rows.append(estimate_information(samples, beta, n_mc=n_mc, n_mc_cond=n_mc_cond, generator=gen))
     get = lambda k: np.asarray([[e[k] for e in r] for r in rows])  # noqa: E731  (M, L)
