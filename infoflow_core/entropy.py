@@ -21,7 +21,7 @@ import torch
 from ._kernels import check_method, log_kernel_sums
 from ._validation import check_beta, check_chunk_size, check_positive_int, check_tensor
 
-__all__ = ["Estimate", "gaussian_entropy", "gm_entropy", "gm_entropy_bounds", "gm_entropy_1d"]
+__all__ = ["Estimate", "gaussian_entropy", "gm_density", "gm_entropy", "gm_entropy_bounds", "gm_entropy_1d"]
 
 #: 16-point Gauss–Legendre nodes and weights on [−1, 1] (for gm_entropy_1d).
 _GL16 = np.polynomial.legendre.leggauss(16)
@@ -60,6 +60,64 @@ def gaussian_entropy(d: int, beta: float) -> float:
     1.418939
     """
     return 0.5 * d * math.log(2.0 * math.pi * math.e * beta * beta)
+
+
+def gm_density(centers: torch.Tensor, beta: float, points: torch.Tensor, *, log: bool = False,
+               chunk_size: int | str = "auto", method: str = "auto") -> torch.Tensor:
+    """Density of the mixture ``p = (1/n) Σ_i N(c_i, β² I_d)`` at each point.
+
+    Computed as ``exp(log Σ_i exp(−‖x − c_i‖²/2β²) − ln n − (d/2) ln(2πβ²))``
+    with the chunked log-sum-exp of the entropy estimators, so memory stays
+    bounded whatever n and m (the m × n matrix is never formed).
+
+    Parameters
+    ----------
+    centers : Tensor, shape (n, d), or (n,) for d = 1
+        The mixture's centres (float32 or float64).
+    beta : float
+        Component standard deviation β > 0.
+    points : Tensor, shape (m, d), or (m,) for d = 1
+        Where to evaluate the density; same device as ``centers``.
+    log : bool
+        Return ``ln p`` instead of ``p`` (no underflow far from the centres).
+    chunk_size, method
+        Blocking and kernel-sum path, as in :func:`gm_entropy`.
+
+    Returns
+    -------
+    Tensor, shape (m,)
+        On the inputs' device, in their common dtype (float64 if either is).
+
+    Examples
+    --------
+    >>> c = torch.tensor([-1.0, 1.0], dtype=torch.float64)
+    >>> gm_density(c, 0.5, torch.tensor([-1.0, 0.0], dtype=torch.float64))
+    tensor([0.3991, 0.1080], dtype=torch.float64)
+    """
+    centers = check_tensor(centers, "centers", ndim=(1, 2))
+    points = check_tensor(points, "points", ndim=(1, 2))
+    beta = check_beta(beta)
+    chunk_size = check_chunk_size(chunk_size)
+    method = check_method(method)
+    if centers.dim() == 1:
+        centers = centers.unsqueeze(1)  # (n, 1)
+    d = centers.shape[1]
+    if points.dim() == 1:
+        if d != 1:
+            raise ValueError(f"points must have shape (m, {d}) to match centers of shape "
+                             f"{tuple(centers.shape)}, got shape {tuple(points.shape)}")
+        points = points.unsqueeze(1)  # (m, 1)
+    if points.shape[1] != d:
+        raise ValueError(f"points must have shape (m, {d}) to match centers of shape "
+                         f"{tuple(centers.shape)}, got shape {tuple(points.shape)}")
+    if points.device != centers.device:
+        raise ValueError(f"points and centers must be on the same device, got {points.device} and {centers.device}")
+    dtype = torch.promote_types(centers.dtype, points.dtype)
+    n = centers.shape[0]
+    lse = log_kernel_sums(points.to(dtype).unsqueeze(0), centers.to(dtype).unsqueeze(0), beta,
+                          chunk_size=chunk_size, method=method)[0]  # (m,)
+    logp = lse - (math.log(n) + 0.5 * d * math.log(2.0 * math.pi * beta * beta))
+    return logp if log else logp.exp()
 
 
 def _stratified_indices(B: int, n: int, n_mc: int, generator, device) -> tuple[torch.Tensor, torch.Tensor, int]:

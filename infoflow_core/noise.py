@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 
 import torch
 from torch import nn
@@ -169,7 +168,3 @@ def sample_representations(model: nn.Module, x: torch.Tensor, n_x: int, *,
             h.remove()
     return [torch.cat(parts, dim=0) for parts in captured]  # each (n_inputs, n_x, d_k)
 
-
-def conditional_entropy_first_layer(d: int, beta: float) -> float:
-    """``h(T_1 | X) = (d/2) ln(2πeβ²)`` in nats (footnote 3 of the paper)."""
-    return 0.5 * d * math.log(2 * math.pi * math.e * beta * beta)

@@ -229,3 +229,48 @@ def test_estimate_is_unbiased_and_standard_error_calibrated():
         if n_mc >= 100:
             z = (values - ref) / torch.tensor([e.stderr for e in runs], dtype=F64)
             assert 0.75 < z.std().item() < 1.25
+
+
+# --- gm_density ---------------------------------------------------------------
+
+def _brute_density(c: np.ndarray, beta: float, x: np.ndarray) -> np.ndarray:
+    """(1/n) Σ_i N(x; c_i, β² I) in float64 by scipy, one component at a time."""
+    from scipy.stats import multivariate_normal
+    d = c.shape[1]
+    return np.mean([multivariate_normal(mean=ci, cov=beta ** 2 * np.eye(d)).pdf(x).reshape(-1) for ci in c], axis=0)
+
+
+@pytest.mark.parametrize("n, d, m, beta", [(1, 1, 5, 1.0), (7, 1, 40, 0.3), (13, 3, 20, 0.5), (50, 12, 9, 0.8)])
+def test_gm_density_matches_scipy(device, n, d, m, beta):
+    from infoflow_core.entropy import gm_density
+    rng = np.random.default_rng(n * 100 + d)
+    c = rng.normal(size=(n, d))
+    x = np.concatenate([c[: min(n, m)] + 0.1 * rng.normal(size=(min(n, m), d)), rng.normal(size=(m - min(n, m), d))])
+    ref = _brute_density(c, beta, x)
+    got = gm_density(torch.tensor(c, device=device), beta, torch.tensor(x, device=device), chunk_size=3)
+    assert got.shape == (m,) and got.dtype == F64 and got.device.type == torch.device(device).type
+    np.testing.assert_allclose(got.cpu().numpy(), ref, rtol=1e-12, atol=0)
+    logp = gm_density(torch.tensor(c, device=device), beta, torch.tensor(x, device=device), log=True)
+    np.testing.assert_allclose(logp.cpu().numpy(), np.log(ref), rtol=0, atol=1e-12)
+    got32 = gm_density(torch.tensor(c, device=device, dtype=torch.float32), beta,
+                       torch.tensor(x, device=device, dtype=torch.float32))
+    assert got32.dtype == torch.float32
+    np.testing.assert_allclose(got32.cpu().numpy(), ref, rtol=1e-4)
+
+
+def test_gm_density_1d_shapes_and_errors():
+    from infoflow_core.entropy import gm_density
+    c = torch.tensor([0.0, 2.0], dtype=F64)
+    x = torch.linspace(-1, 3, 5, dtype=F64)
+    a = gm_density(c, 0.7, x)
+    b = gm_density(c[:, None], 0.7, x[:, None])
+    assert a.shape == (5,) and torch.equal(a, b)
+    # It integrates to 1.
+    grid = torch.linspace(-10, 12, 20001, dtype=F64)
+    assert float(torch.trapezoid(gm_density(c, 0.7, grid), grid)) == pytest.approx(1.0, abs=1e-10)
+    with pytest.raises(ValueError, match="points must have shape"):
+        gm_density(torch.zeros(3, 2), 1.0, torch.zeros(4))
+    with pytest.raises(ValueError, match="points must have shape"):
+        gm_density(torch.zeros(3, 2), 1.0, torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="beta"):
+        gm_density(c, 0.0, x)
