@@ -1,7 +1,7 @@
 """Plotly figures for the book: one function per figure, each taking a results object.
 
-Importing this module registers the ``"infoflow"`` plotly renderer and makes it the
-default. It emits each figure twice in one output:
+Importing this module registers the ``"infoflow"`` plotly renderer (without making it
+plotly's default: :func:`show` asks for it). It emits each figure twice in one output:
 
 * ``text/html`` with a ``<div>`` and a call to ``Plotly.newPlot`` but *no* copy of
   plotly.js: the book serves one copy from its own static files (see
@@ -26,6 +26,6 @@ One module per chapter holds its figure functions: :mod:`.binning` (chapter 01),
 from __future__ import annotations
 
 from ._live import in_batch, live_controls
-from ._render import show, slider_steps
+from ._render import show, slider, slider_steps
 
-__all__ = ["show", "slider_steps", "live_controls", "in_batch"]
+__all__ = ["show", "slider", "slider_steps", "live_controls", "in_batch"]

@@ -8,7 +8,7 @@ import itertools
 import plotly.io as pio
 from plotly.io.base_renderers import MimetypeRenderer
 
-__all__ = ["show", "slider_steps"]
+__all__ = ["show", "slider", "slider_steps"]
 
 _counter = itertools.count()
 
@@ -39,13 +39,24 @@ class BookRenderer(MimetypeRenderer):
         }
 
 
+#: Registered under a new name only: importing this module leaves plotly's default
+#: renderer as it was; :func:`show` asks for this one explicitly.
 pio.renderers["infoflow"] = BookRenderer()
-pio.renderers.default = "infoflow"
 
 
 def show(fig) -> None:
     """Display a plotly figure in a notebook (book HTML and JupyterLab alike)."""
     fig.show(renderer="infoflow")
+
+
+def slider(steps, prefix: str, *, active: int = 0, pad_top: int = 50) -> list[dict]:
+    """``layout.sliders`` for one plotly slider over ``steps`` (from :func:`slider_steps`
+    or hand-made ``"update"``/``"restyle"`` steps), labelled ``prefix`` + step label.
+
+    >>> slider([{"method": "update", "label": "1", "args": [{}]}], "epoch ")[0]["currentvalue"]
+    {'prefix': 'epoch '}
+    """
+    return [{"active": int(active), "currentvalue": {"prefix": prefix}, "pad": {"t": int(pad_top)}, "steps": steps}]
 
 
 def slider_steps(labels, n_traces_per_step: int, *, title_fmt: str | None = None, titles=None):

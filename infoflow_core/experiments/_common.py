@@ -1,0 +1,227 @@
+"""The skeleton every experiment follows.
+
+An experiment is
+
+* a frozen configuration dataclass, subclass of :class:`ExperimentConfig`, built for a
+  scale by ``Config.for_scale(scale, **overrides)`` from its class-level ``PRESETS``;
+* one function ``run_<name>(config, *, device=None, progress=True)`` that returns a
+  results object, subclass of :class:`infoflow_core.results.ExperimentResults`
+  (arrays, a JSON summary, save and load);
+* one function ``<name>_results(scale, *, results_dir=None, ...)`` that a chapter
+  calls: stored results when they match the configuration, else a run
+  (:func:`infoflow_core.results.load_or_run`);
+* an :class:`Experiment` record that ties the three together for the command line
+  ``python -m infoflow_core <name> --scale S --out DIR``.
+
+Helpers shared by all experiments live here too: the log-spaced epoch grid
+(:func:`log_epochs`), progress bars (:func:`progress_iter`, :func:`progress_bar`) and
+the one place where ``"auto"`` becomes a device (:func:`resolve_device`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+import torch
+
+from ..scales import SCALES, current_scale
+
+__all__ = [
+    "ExperimentConfig", "Experiment", "config_hash", "log_epochs", "progress_iter", "progress_bar",
+    "resolve_device",
+]
+
+
+def config_hash(config: dict) -> str:
+    """A short, stable hash (12 hex digits) of a JSON-serialisable configuration.
+
+    Key order does not matter; tuples and lists hash alike.
+
+    >>> config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": (1, 2), "a": 1})
+    True
+    """
+    blob = json.dumps(_jsonable(config), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _jsonable(value: Any):
+    """Tuples to lists, numpy scalars to Python numbers, nested configs to dicts."""
+    if isinstance(value, ExperimentConfig):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    """Base of every experiment's configuration: frozen, hashable, JSON round-trip.
+
+    Subclasses are ``@dataclass(frozen=True, kw_only=True)`` with a default for every
+    field (the ``book`` scale's values by convention), a class attribute ``PRESETS``
+    mapping each scale to the fields it changes, and, if they check their fields, a
+    :meth:`validate` method (called on construction; raise ``ValueError`` naming the
+    field).
+
+    Attributes
+    ----------
+    scale : {"quick", "book", "full"}
+        Which preset the sizes come from (informational once overrides are applied).
+    seed : int
+        Root of every random generator of the run.
+    """
+
+    PRESETS: ClassVar[dict[str, dict]] = {}
+
+    scale: str = "book"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for f in fields(self):  # lists given for tuple fields become tuples (hashable, frozen)
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the fields (subclasses override); raise ``ValueError`` naming the field."""
+
+    @classmethod
+    def for_scale(cls, scale: str | None = None, **overrides):
+        """The configuration at ``scale`` (default: ``INFOFLOW_SCALE``, else ``book``):
+        the class defaults, then ``PRESETS[scale]``, then ``overrides``."""
+        scale = current_scale() if scale is None else scale
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; fields are {sorted(names)}")
+        return cls(**{**cls.PRESETS.get(scale, {}), **overrides, "scale": scale})
+
+    def replace(self, **changes):
+        """A copy with ``changes`` applied (checked like a new configuration)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Every field, JSON-ready (tuples as lists)."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"config has unknown {cls.__name__} field(s) {unknown}")
+        return cls(**data)
+
+    @property
+    def hash(self) -> str:
+        """:func:`config_hash` of :meth:`to_dict`: equal hashes, equal configurations."""
+        return config_hash(self.to_dict())
+
+    def is_preset(self) -> bool:
+        """Whether this is exactly ``for_scale(self.scale)`` (no overrides)."""
+        return self == type(self).for_scale(self.scale)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What the command line and :func:`~infoflow_core.results.load_or_run` need to
+    know about one experiment.
+
+    Attributes
+    ----------
+    name : str
+        The command-line name and the folder name of stored results.
+    description : str
+        One line for ``--help``.
+    config_type : type of ExperimentConfig
+    results_type : type of ExperimentResults
+    run : callable
+        ``run(config, *, device=None, progress=True) -> results``.
+    """
+
+    name: str
+    description: str
+    config_type: type
+    results_type: type
+    run: Callable
+
+
+def log_epochs(last: int, n_points: int, *, include_zero: bool = False) -> tuple[int, ...]:
+    """The log-spaced epoch grid ``unique(round(logspace(0, log10(last), n_points)))``,
+    with epoch 0 in front when ``include_zero``; 1 and ``last`` are always included.
+
+    The paper's SZT grid is ``log_epochs(9999, 100)``: 84 distinct epochs out of 100
+    points (small epochs round to the same integer).
+
+    >>> g = log_epochs(9999, 100); len(g), g[:6], g[-1]
+    (84, (1, 2, 3, 4, 5, 6), 9999)
+    >>> log_epochs(100, 5, include_zero=True)
+    (0, 1, 3, 10, 32, 100)
+    """
+    if isinstance(last, bool) or not isinstance(last, (int, np.integer)) or last < 1:
+        raise ValueError(f"last must be an integer >= 1, got {last!r}")
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 1:
+        raise ValueError(f"n_points must be an integer >= 1, got {n_points!r}")
+    if n_points == 1:
+        grid = np.asarray([last])
+    else:
+        grid = np.unique(np.round(np.logspace(0, math.log10(last), int(n_points))).astype(np.int64))
+        grid[-1] = last  # guard against logspace's last digit
+    if include_zero:
+        grid = np.concatenate([[0], grid])
+    return tuple(int(e) for e in np.unique(grid))
+
+
+def progress_iter(iterable, enabled: bool, **tqdm_kwargs):
+    """``iterable`` wrapped in a ``tqdm.auto`` bar (with the time left), or itself
+    when ``enabled`` is False."""
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **tqdm_kwargs)
+
+
+def progress_bar(total: int, enabled: bool, desc: str, *, leave: bool = True, unit: str = "it"):
+    """A ``tqdm.auto`` bar to update by hand (``bar.update(n)``), or ``None`` when
+    ``enabled`` is False."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=leave, unit=unit)
+
+
+def resolve_device(device=None) -> torch.device:
+    """``None`` or ``"auto"``: CUDA when available, else the CPU; otherwise
+    ``torch.device(device)``. The only place an experiment picks a device.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, got {device!r}") from None
