@@ -44,7 +44,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from infoflow_core import _kernels  # noqa: E402
+from infoflow_core import _kernels, _tiles  # noqa: E402
 from infoflow_core._kernels import log_kernel_sums  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -72,8 +72,7 @@ def kept_fraction(x, c, beta) -> float:
     """Fraction of (query, centre) pairs the pruned path computes (its default blocks)."""
     from infoflow_core import _kernels_pruned as kp
     part = kp.Partition(c, kp.default_leaf(c.shape[1]))
-    shift = _kernels._shift(c[None])
-    return kp.kept_fraction(x, part, beta, lambda a, b: _kernels._squared_distances(a, b, shift))
+    return kp.kept_fraction(x, part, beta, _tiles.shift(c[None]))
 
 
 def make_inputs(regime: str, n: int, d: int, beta: float, m: int, seed: int, device):

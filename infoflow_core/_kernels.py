@@ -3,11 +3,14 @@
 ``log_kernel_sums(x, centers, beta)[b, i] = log Σ_j exp(−‖x[b,i] − centers[b,j]‖² / (2β²))``
 
 computed block by block with an online maximum, so memory stays bounded whatever
-the sizes. Distances are formed as differences (``torch.cdist`` without the matrix
-product) for small ``d``, where that is both fast and free of cancellation, and by a
-float64 matrix product on centred data for large ``d``.
+the sizes. Distances are formed as differences for small ``d`` and by a float64
+matrix product on centred data for large ``d`` (:mod:`._tiles`).
 
-Two exact paths (``method``):
+This module is the one dispatcher; :data:`METHODS` is the table of paths that
+``method=`` accepts everywhere (:func:`~infoflow_core.entropy.gm_entropy`,
+:func:`~infoflow_core.entropy.gm_entropy_bounds`,
+:func:`~infoflow_core.entropy.gm_density`,
+:func:`~infoflow_core.mutual_information.sp_mutual_information`):
 
 - ``"dense"``: every (query, centre) pair, in blocks (this module).
 - ``"pruned"``: block-sparse; centres whose kernel value is below e^{-(ln n + 28)}
@@ -15,79 +18,107 @@ Two exact paths (``method``):
   relative (:mod:`._kernels_pruned`). Fast when components are far apart
   compared with β.
 - ``"triton"``: a fused CUDA kernel (:mod:`._triton`, optional, float32 CUDA
-  tensors only; written without a GPU and untested so far).
+  tensors only; ``ValueError`` elsewhere).
 - ``"auto"`` (default): on float32 CUDA tensors the Triton kernel if it is
-  installed and passes a self-check against the float64 dense path; otherwise
-  dense or pruned per mixture, see :func:`choose_method`.
+  installed and passes :func:`triton_self_check`; otherwise dense or pruned per
+  mixture, see :func:`choose_method`.
+
+:mod:`._triton` is imported only from :func:`_triton_module`, so CPU installs
+never import it (nor ``triton``), and it imports nothing from here.
+
+>>> x = torch.zeros(1, 1, 2, dtype=torch.float64)
+>>> float(log_kernel_sums(x, torch.zeros(1, 3, 2, dtype=torch.float64), 1.0, method="dense")[0, 0])  # ln 3
+1.0986122886681098
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from . import _kernels_pruned
+from ._tiles import BLOCK_ELEMENTS, MATMUL_MIN_DIM, exp_floor, shift, squared_distances, sum_exp
 from ._validation import check_chunk_size
 
 __all__: list[str] = []
 
-#: Accepted values of ``method``.
-METHODS = ("auto", "dense", "pruned", "triton")
+#: The accepted values of ``method`` and what each does (the one table).
+METHODS = {
+    "auto": "triton on float32 CUDA tensors when it passes its self-check, else dense or pruned per mixture",
+    "dense": "every (query, centre) pair, in blocks",
+    "pruned": "skips centres below e^-(ln n + 28) of each query's largest term (exact to 7e-13 relative)",
+    "triton": "fused CUDA kernel, float32 CUDA tensors only",
+}
 #: "auto" never prunes mixtures with fewer centres than this (the dense tiles are
 #: already efficient and the spatial blocks would be few).
 AUTO_PRUNE_MIN_CENTERS = 2048
-#: ... nor problems with fewer (query, centre) pairs per mixture than this.
+#: "auto" never prunes problems with fewer (query, centre) pairs per mixture than this.
 AUTO_PRUNE_MIN_PAIRS = 1 << 21
 #: "auto" prunes when a probe finds that at most this fraction of pairs is kept:
-#: for d < MATMUL_MIN_DIM a kept pair costs about what a dense pair costs (both are
+#: for small d a kept pair costs about what a dense pair costs (both are
 #: differences), for larger d the pruned tiles' gathers make a pair about twice as
 #: dear as in the dense matrix product (measured on 2 CPU cores, benchmarks/).
 AUTO_PRUNE_MAX_FRACTION = {"small_d": 0.5, "large_d": 0.25}
 #: Queries in the probe that estimates the kept fraction.
 AUTO_PROBE_QUERIES = 256
-
-#: Above this dimension squared distances come from a float64 matrix product.
-MATMUL_MIN_DIM = 17
-#: Elements of one (batch, query, centre) block: 2**22 float64 numbers = 32 MiB.
-BLOCK_ELEMENTS = 1 << 22
-#: Default number of centres per block.
+#: Default number of centres per block of the dense path.
 AUTO_CENTER_CHUNK = 2048
-#: exp(a − max) for a − max below this is replaced by exp(this): a relative
-#: perturbation below n·e^{-80} ≈ 1e-35·n, which avoids float32's slow path
-#: for very negative arguments (../shared/STACK.md).
-EXP_FLOOR = -80.0
+#: Tolerance of :func:`triton_self_check` (relative, 1-nat scale).
+TRITON_SELF_CHECK_TOL = 1e-5
 
-
-def _squared_distances(xq: torch.Tensor, cc: torch.Tensor, shift: torch.Tensor | None) -> torch.Tensor:
-    """Squared distances (b, q, c) between xq (b, q, d) and cc (b, c, d)."""
-    d = xq.shape[-1]
-    if d < MATMUL_MIN_DIM:
-        dist = torch.cdist(xq, cc, compute_mode="donot_use_mm_for_euclid_dist")  # (b, q, c)
-        return dist * dist
-    # Large d: |x|² + |c|² − 2x·c in float64 on data centred by `shift` (b, 1, d).
-    x64 = xq.to(torch.float64) - shift  # (b, q, d)
-    c64 = cc.to(torch.float64) - shift  # (b, c, d)
-    d2 = (x64 * x64).sum(-1, keepdim=True) + (c64 * c64).sum(-1).unsqueeze(-2) \
-        - 2.0 * torch.bmm(x64, c64.transpose(1, 2))  # (b, q, c)
-    return d2.clamp_min_(0.0).to(xq.dtype)
+_TRITON_SELF_CHECK: dict[str, bool] = {}
 
 
 def check_method(method, name: str = "method") -> str:
-    """One of :data:`METHODS`, else ``ValueError``."""
+    """One of the keys of :data:`METHODS`, else ``ValueError``."""
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"{name} must be one of {', '.join(repr(m) for m in METHODS)}, got {method!r}")
     return method
 
 
-def _shift(centers: torch.Tensor) -> torch.Tensor | None:
-    """Per-mixture mean (B, 1, d) in float64 when the matrix-product path is used."""
-    if centers.shape[-1] < MATMUL_MIN_DIM:
-        return None
-    return centers.mean(dim=1, keepdim=True).to(torch.float64)
+def _triton_module():
+    """The optional Triton module, imported on first use only."""
+    from . import _triton
+
+    return _triton
+
+
+def triton_self_check(device) -> bool:
+    """Whether the Triton kernel agrees with the float64 dense path (relative
+    error ≤ :data:`TRITON_SELF_CHECK_TOL`, 1-nat scale) on a small batched
+    problem with d ∈ {3, 40} on ``device``; False without triton or CUDA.
+    Cached per device.
+
+    >>> triton_self_check("cpu")
+    False
+    """
+    key = str(device)
+    if key not in _TRITON_SELF_CHECK:
+        ok = False
+        if torch.device(device).type == "cuda":
+            T = _triton_module()
+            if T.triton is not None:
+                try:
+                    g = torch.Generator(device=device).manual_seed(0)
+                    ok = True
+                    for d, beta in ((3, 0.05), (40, 0.3)):
+                        c = torch.rand(3, 1000, d, generator=g, device=device) * 2 - 1  # (3, 1000, d)
+                        x = c[:, :300] + beta * torch.randn(3, 300, d, generator=g, device=device)  # (3, 300, d)
+                        got = T.log_kernel_sums_triton(x, c, beta).double()
+                        ref = _log_kernel_sums_dense(x.double(), c.double(), beta, "auto")
+                        err = ((got - ref).abs() / ref.abs().clamp_min(1.0)).max().item()
+                        ok = ok and math.isfinite(err) and err <= TRITON_SELF_CHECK_TOL
+                except Exception:  # noqa: BLE001 - any failure means "do not use it"
+                    ok = False
+        _TRITON_SELF_CHECK[key] = ok
+    return _TRITON_SELF_CHECK[key]
 
 
 def choose_method(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
                   leaf: int | None = None, part=None) -> str:
-    """The path ``method="auto"`` takes for one mixture: ``"dense"`` or ``"pruned"``.
+    """The path ``method="auto"`` takes for one mixture on CPU (or without
+    Triton): ``"dense"`` or ``"pruned"``.
 
     Rule: dense when the mixture has fewer than ``AUTO_PRUNE_MIN_CENTERS`` centres or
     fewer than ``AUTO_PRUNE_MIN_PAIRS`` (query, centre) pairs; otherwise the centres
@@ -107,9 +138,7 @@ def choose_method(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     if part is None:
         part = _kernels_pruned.Partition(centers, leaf or _kernels_pruned.default_leaf(d))
     probe = x[torch.linspace(0, m - 1, min(m, AUTO_PROBE_QUERIES), device=x.device).long()]  # (p, d)
-    shift = _shift(centers.unsqueeze(0))
-    shift = None if shift is None else shift[0:1]
-    frac = _kernels_pruned.kept_fraction(probe, part, beta, lambda a, b: _squared_distances(a, b, shift))
+    frac = _kernels_pruned.kept_fraction(probe, part, beta, shift(centers.unsqueeze(0)))
     limit = AUTO_PRUNE_MAX_FRACTION["small_d" if d < MATMUL_MIN_DIM else "large_d"]
     return "pruned" if frac <= limit else "dense"
 
@@ -132,13 +161,8 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
         number of query points per block is chosen so that a block holds about
         4·10⁶ numbers. Results do not depend on it beyond floating-point summation
         order.
-    method : {"auto", "dense", "pruned", "triton"}
-        ``"dense"`` sums every pair; ``"pruned"`` skips centres below
-        e^{-(ln n + 28)} of each query's largest term (exact to about 7e-13
-        relative); ``"triton"`` is the fused CUDA kernel (float32 CUDA tensors;
-        ``ValueError`` elsewhere); ``"auto"`` takes the Triton kernel on float32
-        CUDA tensors when it passes its self-check, else chooses per mixture
-        with :func:`choose_method`.
+    method : str
+        A key of :data:`METHODS` (see the module docstring).
 
     Returns
     -------
@@ -149,27 +173,26 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     method = check_method(method)
     if method == "dense":
         return _log_kernel_sums_dense(x, centers, beta, chunk_size)
-    if method == "triton" or (method == "auto" and x.is_cuda and x.dtype == torch.float32):
-        from . import _triton  # only here: CPU installs never import it
-
-        if method == "triton":
-            return _triton.log_kernel_sums_triton(x, centers, beta)
-        if _triton.available(x) and _triton.available(centers) and _triton.self_check(x.device):
-            return _triton.log_kernel_sums_triton(x, centers, beta)
+    if method == "triton":
+        return _triton_module().log_kernel_sums_triton(x, centers, beta)
+    if method == "auto" and x.is_cuda and x.dtype == torch.float32 and centers.dtype == torch.float32:
+        T = _triton_module()
+        if T.available(x) and T.available(centers) and triton_self_check(x.device):
+            return T.log_kernel_sums_triton(x, centers, beta)
     B, m, d = x.shape
     n = centers.shape[1]
     if method == "auto" and (n < AUTO_PRUNE_MIN_CENTERS or m * n < AUTO_PRUNE_MIN_PAIRS):
         return _log_kernel_sums_dense(x, centers, beta, chunk_size)
     leaf = _kernels_pruned.default_leaf(d) if chunk_size == "auto" else chunk_size
-    shift = _shift(centers)  # (B, 1, d) or None
+    sh = shift(centers)  # (B, 1, d) or None
     out = torch.empty(B, m, dtype=x.dtype, device=x.device)
     for b in range(B):
         part = _kernels_pruned.Partition(centers[b], leaf)
-        sh = None if shift is None else shift[b:b + 1]  # (1, 1, d)
+        sb = None if sh is None else sh[b:b + 1]  # (1, 1, d)
         if method == "auto" and choose_method(x[b], centers[b], beta, part=part) == "dense":
             out[b] = _log_kernel_sums_dense(x[b:b + 1], centers[b:b + 1], beta, chunk_size)[0]
         else:
-            out[b] = _kernels_pruned.log_kernel_sums_pruned_one(x[b], part, beta, _squared_distances, sh)
+            out[b] = _kernels_pruned.log_kernel_sums_pruned_one(x[b], part, beta, sb)
     return out
 
 
@@ -183,25 +206,22 @@ def _log_kernel_sums_dense(x: torch.Tensor, centers: torch.Tensor, beta: float,
     qm = min(m, per_batch)
     bb = max(1, min(B, per_batch // qm))
     scale = -0.5 / (beta * beta)
-    floor = EXP_FLOOR if x.dtype in (torch.float32, torch.float16, torch.bfloat16) else None
-    shift = _shift(centers)  # (B, 1, d) or None
+    floor = exp_floor(x.dtype)
+    sh_all = shift(centers)  # (B, 1, d) or None
 
     out = torch.empty(B, m, dtype=x.dtype, device=x.device)
     for b0 in range(0, B, bb):
         b1 = min(B, b0 + bb)
-        sh = None if shift is None else shift[b0:b1]
+        sh = None if sh_all is None else sh_all[b0:b1]
         for q0 in range(0, m, qm):
             q1 = min(m, q0 + qm)
             xq = x[b0:b1, q0:q1]  # (b, q, d)
             run_max = torch.full((b1 - b0, q1 - q0), -torch.inf, dtype=x.dtype, device=x.device)
             run_sum = torch.zeros_like(run_max)
             for c0 in range(0, n, cn):
-                a = _squared_distances(xq, centers[b0:b1, c0:c0 + cn], sh).mul_(scale)  # (b, q, c)
+                a = squared_distances(xq, centers[b0:b1, c0:c0 + cn], sh).mul_(scale)  # (b, q, c)
                 new_max = torch.maximum(run_max, a.amax(dim=-1))  # (b, q)
-                a.sub_(new_max.unsqueeze(-1))
-                if floor is not None:
-                    a.clamp_min_(floor)
-                run_sum = run_sum * torch.exp(run_max - new_max) + a.exp_().sum(dim=-1)
+                run_sum = run_sum * torch.exp(run_max - new_max) + sum_exp(a, new_max, floor)
                 run_max = new_max
             out[b0:b1, q0:q1] = run_max + torch.log(run_sum)
     return out

@@ -36,23 +36,25 @@ import math
 
 import torch
 
+from ._tiles import BLOCK_ELEMENTS, exp_floor, log_sum_exp, squared_distances
+
 __all__: list[str] = []
 
 #: Terms below e^{-(ln n + 28)} of the largest term are skipped: relative error ≤ e^{-28} ≈ 6.9e-13.
 PRUNE_LOG_TOLERANCE = 28.0
-#: Elements of one temporary block (same bound as the dense path: 32 MiB in float64).
-BLOCK_ELEMENTS = 1 << 22
 #: Queries handled at once (bounds the (queries × blocks) keep-mask).
 QUERY_CHUNK = 8192
 #: Maximum queries per piece (one dense tile of G × leaf).
 MAX_GROUP = 64
-#: Floor on exponents for reduced-precision dtypes (see ``_kernels.EXP_FLOOR``).
-EXP_FLOOR = -80.0
 
 
 def default_leaf(d: int) -> int:
     """Centres per block: small blocks prune finely in low d; in high d the
-    point-to-box bounds cost O(d) per block, so blocks grow."""
+    point-to-box bounds cost O(d) per block, so blocks grow.
+
+    >>> default_leaf(3), default_leaf(40)
+    (256, 512)
+    """
     return 256 if d <= 16 else 512
 
 
@@ -148,7 +150,7 @@ def _box_lower_bounds(x: torch.Tensor, qry: torch.Tensor, lo: torch.Tensor, hi: 
     return out
 
 
-def _tiles(blk: torch.Tensor, qry: torch.Tensor, n_blocks: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _pieces(blk: torch.Tensor, qry: torch.Tensor, n_blocks: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Group (block, query) pairs, sorted by block, into pieces of at most g queries.
 
     Returns ``members`` (n_pieces, g): query indices, −1 in empty slots, and
@@ -173,11 +175,12 @@ def _tiles(blk: torch.Tensor, qry: torch.Tensor, n_blocks: int) -> tuple[torch.T
 
 
 def _tile_map(x: torch.Tensor, part: Partition, members: torch.Tensor, piece_blk: torch.Tensor,
-              dist, reduce) -> torch.Tensor:
+              sh: torch.Tensor | None, reduce) -> torch.Tensor:
     """``reduce(d2 + padding (p, g, leaf)) -> (p, g)`` over all pieces, in float64.
 
     ``d2`` are squared distances between each piece's queries and its block's
-    centres; padding slots carry +inf.
+    centres (:func:`._tiles.squared_distances`, centred by ``sh``); padding
+    slots carry +inf.
     """
     n_pieces, g = members.shape
     out = torch.empty(n_pieces, g, dtype=torch.float64, device=x.device)
@@ -185,19 +188,20 @@ def _tile_map(x: torch.Tensor, part: Partition, members: torch.Tensor, piece_blk
     for p0 in range(0, n_pieces, step):
         mem = members[p0:p0 + step]  # (p, g)
         pb = piece_blk[p0:p0 + step]  # (p,)
-        d2 = dist(x[mem.clamp_min(0)], part.blocks[pb])  # (p, g, leaf)
+        d2 = squared_distances(x[mem.clamp_min(0)], part.blocks[pb], sh)  # (p, g, leaf)
         d2.sub_(part.pad[pb].unsqueeze(1))  # padding slots → +inf
         out[p0:p0 + step] = reduce(d2).to(torch.float64)
     return out
 
 
-def _kept_pairs(x: torch.Tensor, part: Partition, beta: float, dist) -> tuple[torch.Tensor, torch.Tensor]:
+def _kept_pairs(x: torch.Tensor, part: Partition, beta: float,
+                sh: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """(block, query) pairs, sorted by block, that may hold a centre within the tolerance.
 
     An upper bound ``u`` on each query's nearest-centre squared distance comes
     from the block reached by descending the tree towards the nearer box; then
     the tree is descended again keeping the nodes whose box is within
-    ``u + 2β²(ln n + 28)``. ``dist(xq (p, g, d), cc (p, c, d)) -> (p, g, c)``.
+    ``u + 2β²(ln n + 28)``. ``sh`` is the distance shift of :func:`._tiles.shift`.
     """
     q = x.shape[0]
     device = x.device
@@ -209,8 +213,8 @@ def _kept_pairs(x: torch.Tensor, part: Partition, beta: float, dist) -> tuple[to
         right = _box_lower_bounds(x, qall, lo, hi, 2 * node + 1)
         node = 2 * node + (right < left).long()
     blk, order = node.sort(stable=True)
-    members, piece_blk = _tiles(blk, qall[order], part.n_blocks)
-    mins = _tile_map(x, part, members, piece_blk, dist, lambda d2: d2.amin(dim=-1))  # (n_pieces, g)
+    members, piece_blk = _pieces(blk, qall[order], part.n_blocks)
+    mins = _tile_map(x, part, members, piece_blk, sh, lambda d2: d2.amin(dim=-1))  # (n_pieces, g)
     ok = members >= 0
     upper = torch.full((q,), math.inf, dtype=torch.float64, device=device).scatter_reduce(
         0, members[ok], mins[ok], "amin")  # (q,) ≥ nearest-centre squared distance
@@ -227,41 +231,36 @@ def _kept_pairs(x: torch.Tensor, part: Partition, beta: float, dist) -> tuple[to
     return blk, qry[order]
 
 
-def kept_fraction(x: torch.Tensor, part: Partition, beta: float, dist) -> float:
-    """Fraction of (query, centre) pairs the pruned path would compute for queries x (q, d)."""
-    blk, _ = _kept_pairs(x, part, beta, dist)
+def kept_fraction(x: torch.Tensor, part: Partition, beta: float, sh: torch.Tensor | None = None) -> float:
+    """Fraction of (query, centre) pairs the pruned path would compute for queries x (q, d).
+
+    ``sh``: the distance shift of :func:`._tiles.shift` (None for d < 17).
+    """
+    blk, _ = _kept_pairs(x, part, beta, sh)
     return blk.shape[0] * part.leaf / (x.shape[0] * part.n)
 
 
-def log_kernel_sums_pruned_one(x: torch.Tensor, part: Partition, beta: float, sqdist,
-                               shift: torch.Tensor | None) -> torch.Tensor:
+def log_kernel_sums_pruned_one(x: torch.Tensor, part: Partition, beta: float,
+                               sh: torch.Tensor | None) -> torch.Tensor:
     """``log Σ_j exp(−‖x_i − c_j‖²/2β²)`` for queries x (m, d) of one mixture, exact to e^{-28}.
 
-    ``sqdist(xq (p, g, d), cc (p, c, d), shift) -> (p, g, c)`` is the dense path's distance code.
+    ``sh`` (1, 1, d) or None is the distance shift of :func:`._tiles.shift`.
     Returns (m,) in x's dtype; the combination over blocks is done in float64.
     """
     m, d = x.shape
     scale = -0.5 / (beta * beta)
-    floor = EXP_FLOOR if x.dtype in (torch.float32, torch.float16, torch.bfloat16) else None
+    floor = exp_floor(x.dtype)
     out = torch.empty(m, dtype=x.dtype, device=x.device)
 
-    def dist(xq, cc):
-        return sqdist(xq, cc, shift)
-
     def lse(d2):  # (p, g, leaf) -> (p, g)
-        a = d2.mul_(scale)
-        mx = a.amax(dim=-1, keepdim=True)  # (p, g, 1)
-        a.sub_(mx)
-        if floor is not None:
-            a.clamp_min_(floor)
-        return mx.squeeze(-1) + a.exp_().sum(dim=-1).log()
+        return log_sum_exp(d2.mul_(scale), floor)
 
     for q0 in range(0, m, QUERY_CHUNK):
         xs = x[q0:q0 + QUERY_CHUNK]  # (q, d)
         q = xs.shape[0]
-        blk, qry = _kept_pairs(xs, part, beta, dist)  # (P,) each, sorted by block
-        members, piece_blk = _tiles(blk, qry, part.n_blocks)
-        vals = _tile_map(xs, part, members, piece_blk, dist, lse)  # (n_pieces, g)
+        blk, qry = _kept_pairs(xs, part, beta, sh)  # (P,) each, sorted by block
+        members, piece_blk = _pieces(blk, qry, part.n_blocks)
+        vals = _tile_map(xs, part, members, piece_blk, sh, lse)  # (n_pieces, g)
         ok = members >= 0
         vals, who = vals[ok], members[ok]  # (P,) each
         mx = torch.full((q,), -math.inf, dtype=torch.float64, device=x.device).scatter_reduce(0, who, vals, "amax")

@@ -1,8 +1,10 @@
 """Fused CUDA kernel (Triton) for ``log Σ_j exp(−‖x_i − c_j‖² / 2β²)``, batched.
 
-Optional: imported lazily by ``_kernels`` only when ``method="triton"`` is asked
-for, or when ``method="auto"`` meets float32 CUDA tensors; ``triton`` itself is
-imported inside a ``try`` so CPU installs never need it.
+Optional: imported lazily by ``_kernels._triton_module`` only when
+``method="triton"`` is asked for, or when ``method="auto"`` meets float32 CUDA
+tensors; ``triton`` itself is imported inside a ``try`` so CPU installs never
+need it, and importing this module without triton or a GPU works. It imports
+nothing from the rest of the package (no cycle with ``_kernels``).
 
 One program handles ``BLOCK_M`` queries of one mixture and streams over its
 centres in tiles of ``BLOCK_N`` with an online maximum (base-2 exponentials), so
@@ -13,10 +15,14 @@ cancellation, whatever d): the loop over coordinates is unrolled for d ≤ 16.
 Status: written without access to a GPU. Its logic was checked only in Triton
 3.6's CPU interpreter (``TRITON_INTERPRET=1``, ``benchmarks/check_triton_interpreter.py``:
 d ∈ {1, 3, 12, 40}, batched, ragged tiles, a far query; max relative error 3e-7
-vs float64); it has **never been compiled or timed on a GPU**. ``self_check()``
-compares it with the float64 dense path on a small problem the first time it is
-needed; ``method="auto"`` uses the kernel only if that check passes, and
+vs float64); it has **never been compiled or timed on a GPU** (run
+``benchmarks/gpu_check.sh`` on one). ``_kernels.triton_self_check()`` compares
+it with the float64 dense path on a small problem the first time it is needed;
+``method="auto"`` uses the kernel only if that check passes, and
 ``INFOFLOW_TRITON=0`` turns it off.
+
+>>> available(torch.zeros(1))  # a CPU tensor: never
+False
 """
 
 from __future__ import annotations
@@ -42,7 +48,6 @@ BLOCK_N = 64
 MAX_STATIC_DIM = 16
 _LN2 = math.log(2.0)
 _LOG2E = 1.0 / _LN2
-_SELF_CHECK: dict[str, bool] = {}
 
 
 def available(x: torch.Tensor) -> bool:
@@ -111,26 +116,3 @@ def log_kernel_sums_triton(x: torch.Tensor, centers: torch.Tensor, beta: float) 
     )
     return out
 
-
-def self_check(device: torch.device) -> bool:
-    """Run the kernel once against the float64 dense path (1e-5 relative, 1 nat
-    scale) on a small batched problem with d ∈ {3, 40}; cached per device."""
-    key = str(device)
-    if key not in _SELF_CHECK:
-        ok = False
-        if triton is not None and torch.device(device).type == "cuda":
-            from ._kernels import _log_kernel_sums_dense
-            try:
-                g = torch.Generator(device=device).manual_seed(0)
-                ok = True
-                for d, beta in ((3, 0.05), (40, 0.3)):
-                    c = torch.rand(3, 1000, d, generator=g, device=device) * 2 - 1  # (3, 1000, d)
-                    x = c[:, :300] + beta * torch.randn(3, 300, d, generator=g, device=device)  # (3, 300, d)
-                    got = log_kernel_sums_triton(x, c, beta).double()
-                    ref = _log_kernel_sums_dense(x.double(), c.double(), beta, "auto")
-                    err = ((got - ref).abs() / ref.abs().clamp_min(1.0)).max().item()
-                    ok = ok and math.isfinite(err) and err <= 1e-5
-            except Exception:  # noqa: BLE001 - any failure means "do not use it"
-                ok = False
-        _SELF_CHECK[key] = ok
-    return _SELF_CHECK[key]

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import torch
 
+from ._tiles import BLOCK_ELEMENTS
 from ._validation import check_tensor
 
 __all__ = ["pairwise_distances_by_class", "pairwise_distance_histograms", "cosine_similarities"]
 
-_ROW_BLOCK_ELEMENTS = 1 << 22
 
 
 def _check_labels(labels, n: int) -> torch.Tensor:
@@ -26,7 +26,7 @@ def _check_labels(labels, n: int) -> torch.Tensor:
 def _row_blocks(t: torch.Tensor):
     """Yield (i0, i1, distances (i1−i0, n)) over blocks of rows."""
     n = t.shape[0]
-    rows = max(1, _ROW_BLOCK_ELEMENTS // n)
+    rows = max(1, BLOCK_ELEMENTS // n)
     for i0 in range(0, n, rows):
         i1 = min(n, i0 + rows)
         yield i0, i1, torch.cdist(t[i0:i1], t, compute_mode="donot_use_mm_for_euclid_dist")  # (r, n)
@@ -126,7 +126,7 @@ def pairwise_distance_histograms(t: torch.Tensor, labels, bins, *,
 
     groups = [t[labels == c] for c in torch.unique(labels)]  # each (n_c, d)
     for a, ga in enumerate(groups):
-        rows = max(1, _ROW_BLOCK_ELEMENTS // max(1, ga.shape[0]))
+        rows = max(1, BLOCK_ELEMENTS // max(1, ga.shape[0]))
         for r0 in range(0, ga.shape[0], rows):
             block = ga[r0:r0 + rows]  # (r, d)
             # Within: rows r0.. against columns r0.. of the same class, pairs j > i.

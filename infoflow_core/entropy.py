@@ -19,14 +19,13 @@ import numpy as np
 import torch
 
 from ._kernels import check_method, log_kernel_sums
+from ._tiles import BLOCK_ELEMENTS
 from ._validation import check_beta, check_chunk_size, check_positive_int, check_tensor
 
 __all__ = ["Estimate", "gaussian_entropy", "gm_density", "gm_entropy", "gm_entropy_bounds", "gm_entropy_1d"]
 
 #: 16-point Gauss–Legendre nodes and weights on [−1, 1] (for gm_entropy_1d).
 _GL16 = np.polynomial.legendre.leggauss(16)
-#: Mixture entropies whose Monte Carlo samples are drawn together (memory bound).
-_SAMPLE_BLOCK_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ def _gm_entropy_batched(centers: torch.Tensor, beta: float, n_mc: int, generator
     const = math.log(n) + 0.5 * d * math.log(2.0 * math.pi * beta * beta)
     # Sampling blocks depend on (n_mc, d) only, never on chunk_size: the same
     # generator state gives the same samples whatever the chunking.
-    block = max(1, _SAMPLE_BLOCK_ELEMENTS // max(1, n_mc * d))
+    block = max(1, BLOCK_ELEMENTS // max(1, n_mc * d))  # mixtures whose samples are drawn together
     values = torch.empty(B, dtype=torch.float64, device=device)
     stderrs = torch.empty(B, dtype=torch.float64, device=device)
     for b0 in range(0, B, block):
@@ -220,14 +219,9 @@ def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
     chunk_size : int or "auto"
         Centres per block of pairwise work (see ``_kernels.log_kernel_sums``).
     method : {"auto", "dense", "pruned", "triton"}
-        How the kernel sums are computed; all are exact (see
-        ``_kernels.log_kernel_sums``). ``"dense"`` sums every (sample, centre)
-        pair; ``"pruned"`` skips centres whose kernel value is below
-        e^{-(ln n + 28)} of a sample's largest one (error ≤ 7e-13 relative), fast
-        when components are far apart compared with β; ``"triton"`` is a fused
-        CUDA kernel for float32 CUDA tensors (untested without a GPU);
-        ``"auto"`` uses that kernel on float32 CUDA tensors when it passes a
-        self-check, else chooses dense or pruned per mixture from a small probe.
+        How the kernel sums are computed; all paths are exact to about 1e-12
+        relative. The table of paths and how ``"auto"`` chooses is in
+        :mod:`infoflow_core._kernels` (``METHODS``).
 
     Returns
     -------
@@ -361,7 +355,7 @@ def gm_entropy_1d(centers, beta: float, *, points_per_beta: int = 32, tail: floa
     return total
 
 
-def _log_mixture_1d(t: np.ndarray, c: np.ndarray, beta: float, block: int = 1 << 22) -> np.ndarray:
+def _log_mixture_1d(t: np.ndarray, c: np.ndarray, beta: float, block: int = BLOCK_ELEMENTS) -> np.ndarray:
     """``log Σ_i exp(−(t − c_i)² / (2β²))`` for sorted centres ``c``, only over centres
     within 40β of each node (the rest contribute below e^{-800})."""
     out = np.empty_like(t)

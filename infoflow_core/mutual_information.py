@@ -80,10 +80,10 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
     chunk_size : int or "auto"
         Centres per block of pairwise work.
     method : {"auto", "dense", "pruned", "triton"}
-        Kernel-sum path for every mixture entropy (all exact; see
-        :func:`~infoflow_core.entropy.gm_entropy`). The ``n_inputs`` conditional
-        mixtures are evaluated as one batch; ``"auto"`` keeps small mixtures
-        (fewer than 2048 centres) on the batched dense path.
+        Kernel-sum path for every mixture entropy, as in
+        :func:`~infoflow_core.entropy.gm_entropy` (the table is in
+        :mod:`infoflow_core._kernels`). The ``n_inputs`` conditional mixtures are
+        evaluated as one batch.
 
     Returns
     -------

@@ -237,9 +237,8 @@ def test_triton_matches_brute_force(regime, d):
 
 @cuda_triton
 def test_triton_self_check_and_auto():
-    from infoflow_core import _triton
     device = torch.device("cuda")
-    assert _triton.self_check(device)
+    assert _kernels.triton_self_check(device)
     g = make_generator(device, seed=11)
     c, beta = make_centers("far", 2, 3000, 3, g, device)
     x = make_queries(c, beta, 500, g).float()
