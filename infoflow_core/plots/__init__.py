@@ -5,7 +5,7 @@ plotly's default: :func:`show` asks for it). It emits each figure twice in one o
 
 * ``text/html`` with a ``<div>`` and a call to ``Plotly.newPlot`` but *no* copy of
   plotly.js: the book serves one copy from its own static files (see
-  :mod:`infoflow_core.sphinx_plotly`), so the published HTML draws with the network
+  ``book/_ext/sphinx_plotly.py``), so the published HTML draws with the network
   off and pages stay small;
 * ``application/vnd.plotly.v1+json``, which JupyterLab renders with its bundled
   plotly extension (live use).
@@ -20,12 +20,24 @@ Live ipywidgets controls go through :func:`live_controls`, in cells tagged
 ``remove-output``: in JupyterLab they recompute; in batch execution (the book build,
 nbval) they run their function once without creating widgets.
 
-One module per chapter holds its figure functions: :mod:`.binning` (chapter 01), ...
+One module per chapter holds its figure functions, all named ``plot_<what>`` and
+taking that chapter's results object: :mod:`.binning` (chapter 01), :mod:`.neuron`
+(02), :mod:`.constellation` (03), :mod:`.szt` (04, 05) and :mod:`.mnist` (06).
+
+>>> import plotly.io as pio
+>>> from infoflow_core import plots
+>>> "infoflow" in pio.renderers and pio.renderers.default != "infoflow"
+True
 """
 
 from __future__ import annotations
 
-from ._live import in_batch, live_controls
-from ._render import show, slider, slider_steps
+try:
+    import plotly  # noqa: F401
+except ImportError as err:  # the library itself does not need plotly
+    raise ImportError("infoflow_core.plots needs plotly and ipywidgets: pip install 'infoflow-core[plots]'") from err
+
+from ._live import in_batch, live_controls  # noqa: E402
+from ._render import show, slider, slider_steps  # noqa: E402
 
 __all__ = ["show", "slider", "slider_steps", "live_controls", "in_batch"]

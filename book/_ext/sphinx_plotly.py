@@ -1,4 +1,5 @@
-"""A Sphinx extension that serves plotly.js from the book's own static files.
+"""A Sphinx extension of this book (not of the library): it serves plotly.js from the
+book's own static files.
 
 How the book's figures draw with no kernel and no network:
 
