@@ -14,7 +14,7 @@ import torch
 
 from ._validation import check_tensor
 
-__all__ = ["bin_indices", "binned_entropy", "binned_entropy_per_unit"]
+__all__ = ["bin_edges", "bin_indices", "binned_entropy", "binned_entropy_per_unit"]
 
 
 def _check_bins(bin_size, value_range) -> tuple[float, float, float, int]:
@@ -34,12 +34,31 @@ def _check_bins(bin_size, value_range) -> tuple[float, float, float, int]:
     return bin_size, lo, hi, n_bins
 
 
+def bin_edges(*, bin_size: float, value_range=(-1.0, 1.0)) -> torch.Tensor:
+    """The ``K + 1`` bin edges ``lo + k·bin_size``, k = 0 … K, in float64.
+
+    ``K = ceil((hi − lo) / bin_size)`` (less 1e-9 of slack, so a range that is
+    a whole number of bins up to round-off gets exactly that many). Each edge
+    is the float64 value of the expression ``lo + k * bin_size``.
+
+    >>> bin_edges(bin_size=0.5).tolist()
+    [-1.0, -0.5, 0.0, 0.5, 1.0]
+    """
+    bin_size, lo, _, n_bins = _check_bins(bin_size, value_range)
+    return lo + torch.arange(n_bins + 1, dtype=torch.float64) * bin_size
+
+
 def bin_indices(t: torch.Tensor, *, bin_size: float, value_range=(-1.0, 1.0)) -> torch.Tensor:
     """Per-neuron bin index of every value.
 
-    Bins are ``[lo + k·bin_size, lo + (k+1)·bin_size)`` for k = 0 … K−1 with
-    ``K = ceil((hi − lo) / bin_size)``; values outside ``value_range`` go to the
-    first or last bin (so ``hi`` itself falls in the last bin).
+    Edge convention: bin k is ``[e_k, e_{k+1})`` with ``e_k = lo + k·bin_size``
+    (float64, see :func:`bin_edges`) for k = 0 … K−1 and ``K = ceil((hi − lo) /
+    bin_size)``: closed on the left, so a value exactly on an interior edge
+    ``e_k`` is in bin k. The last bin is closed on the right too: ``hi`` (and
+    the top edge) fall in bin K−1. Values outside ``value_range`` are clipped:
+    below ``lo`` to bin 0, above ``hi`` to bin K−1. Values are compared with
+    the edges exactly (after conversion to float64); a division only makes the
+    first guess, so no rounding moves a value across an edge.
 
     Parameters
     ----------
@@ -50,11 +69,21 @@ def bin_indices(t: torch.Tensor, *, bin_size: float, value_range=(-1.0, 1.0)) ->
     Returns
     -------
     Tensor of int64, shape (n, d)
+
+    Examples
+    --------
+    >>> bin_indices(torch.tensor([[-1.0], [-0.5], [-0.01], [1.0], [7.0]]), bin_size=0.5)[:, 0].tolist()
+    [0, 1, 1, 3, 3]
     """
-    t = check_tensor(t, "t", ndim=2)
+    t = check_tensor(t, "t", ndim=2, shape="(n, d)")
     bin_size, lo, _, n_bins = _check_bins(bin_size, value_range)
-    idx = torch.floor((t.to(torch.float64) - lo) / bin_size).long()  # (n, d)
-    return idx.clamp_(0, n_bins - 1)
+    x = t.to(torch.float64)
+    # A first guess by division (off by at most one near an edge), then exact
+    # comparisons with the edges e_k = lo + k·bin_size, computed as in bin_edges.
+    k = torch.floor((x - lo) / bin_size).clamp_(-1, n_bins)  # (n, d), float64
+    k = k - (x < lo + k * bin_size).to(torch.float64)  # below its left edge: one bin down
+    k = k + (x >= lo + (k + 1) * bin_size).to(torch.float64)  # at or past its right edge: one bin up
+    return k.clamp_(0, n_bins - 1).long()
 
 
 def _entropy_of_counts(counts: torch.Tensor) -> torch.Tensor:
@@ -69,7 +98,11 @@ def binned_entropy(t: torch.Tensor, *, bin_size: float, value_range=(-1.0, 1.0))
     """H(Bin(T)): the discrete entropy (nats) of the binned rows of ``t``.
 
     Each row is one sample (one input); rows in the same cell of the
-    ``K^d`` grid are the same symbol.
+    ``K^d`` grid are the same symbol. Bins are ``[lo + k·s, lo + (k+1)·s)``
+    with ``s = bin_size``, k = 0 … K−1: a value on an interior edge is in the
+    bin that starts there, and ``hi`` is in the last bin (closed at the top).
+    Values outside ``value_range`` are clipped into the first or last bin (see
+    :func:`bin_indices`).
 
     Parameters
     ----------

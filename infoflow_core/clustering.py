@@ -55,7 +55,7 @@ def pairwise_distances_by_class(t: torch.Tensor, labels) -> tuple[torch.Tensor, 
     >>> w.tolist(), b.tolist()
     ([1.0], [3.0, 2.0])
     """
-    t = check_tensor(t, "t", ndim=2)
+    t = check_tensor(t, "t", ndim=2, shape="(n, d)")
     n = t.shape[0]
     labels = _check_labels(labels, n).to(t.device)
     within, between = [], []
@@ -100,7 +100,7 @@ def pairwise_distance_histograms(t: torch.Tensor, labels, bins, *,
     >>> w.tolist(), b.tolist()
     ([1, 0], [0, 2])
     """
-    t = check_tensor(t, "t", ndim=2)
+    t = check_tensor(t, "t", ndim=2, shape="(n, d)")
     n = t.shape[0]
     labels = _check_labels(labels, n).to(t.device)
     edges = torch.as_tensor(bins, dtype=torch.float64, device=t.device)
@@ -161,8 +161,8 @@ def cosine_similarities(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-12)
     >>> cosine_similarities(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 1.0]])).tolist()
     [0.7071067690849304]
     """
-    a = check_tensor(a, "a", ndim=2)
-    b = check_tensor(b, "b", ndim=2)
+    a = check_tensor(a, "a", ndim=2, shape="(n, d)")
+    b = check_tensor(b, "b", ndim=2, shape="(n, d)")
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     dot = (a * b).sum(dim=1)  # (n,)

@@ -14,18 +14,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from ._kernels import check_method, log_kernel_sums
 from ._tiles import BLOCK_ELEMENTS
-from ._validation import check_beta, check_chunk_size, check_positive_int, check_tensor
+from ._validation import (check_beta, check_chunk_size, check_generator, check_positive, check_positive_int,
+                          check_tensor)
 
-__all__ = ["Estimate", "gaussian_entropy", "gm_density", "gm_entropy", "gm_entropy_bounds", "gm_entropy_1d"]
+__all__ = ["Estimate", "EntropyBounds", "gaussian_entropy", "gm_density", "gm_entropy", "gm_entropy_bounds",
+           "gm_entropy_1d"]
 
 #: 16-point Gauss–Legendre nodes and weights on [−1, 1] (for gm_entropy_1d).
 _GL16 = np.polynomial.legendre.leggauss(16)
+
+
+class EntropyBounds(NamedTuple):
+    """Lower and upper bounds on an entropy, in nats (unpacks as ``lo, up``)."""
+
+    lower: float
+    upper: float
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,7 @@ class Estimate:
     value : float
         The estimate.
     stderr : float
-        Its Monte Carlo standard error (``inf`` when it cannot be estimated,
-        i.e. from a single sample).
+        Its Monte Carlo standard error.
     """
 
     value: float
@@ -54,6 +63,11 @@ class Estimate:
 
 def gaussian_entropy(d: int, beta: float) -> float:
     """Entropy of N(0, β² I_d): ``(d/2) ln(2πeβ²)`` nats.
+
+    The one Gaussian-entropy function of the package: also ``h(T_1 | X)`` for a
+    deterministic first layer (footnote 3 of the paper) and the conditional
+    term of :func:`~infoflow_core.mutual_information.sp_mutual_information`
+    when ``n_x == 1``.
 
     >>> round(gaussian_entropy(1, 1.0), 6)
     1.418939
@@ -93,8 +107,8 @@ def gm_density(centers: torch.Tensor, beta: float, points: torch.Tensor, *, log:
     >>> gm_density(c, 0.5, torch.tensor([-1.0, 0.0], dtype=torch.float64))
     tensor([0.3991, 0.1080], dtype=torch.float64)
     """
-    centers = check_tensor(centers, "centers", ndim=(1, 2))
-    points = check_tensor(points, "points", ndim=(1, 2))
+    centers = check_tensor(centers, "centers", ndim=(1, 2), shape="(n, d) or (n,)")
+    points = check_tensor(points, "points", ndim=(1, 2), shape="(m, d) or (m,)")
     beta = check_beta(beta)
     chunk_size = check_chunk_size(chunk_size)
     method = check_method(method)
@@ -213,9 +227,10 @@ def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
     beta : float
         Component standard deviation β > 0.
     n_mc : int
-        Monte Carlo samples in all (≥ 1).
+        Monte Carlo samples in all (≥ 2, so that the standard error is defined).
     generator : torch.Generator, optional
-        Source of the samples, on ``centers.device``.
+        Source of the samples, on ``centers.device`` (a ``torch.Generator``, not
+        a seed or a NumPy generator).
     chunk_size : int or "auto"
         Centres per block of pairwise work (see ``_kernels.log_kernel_sums``).
     method : {"auto", "dense", "pruned", "triton"}
@@ -235,9 +250,10 @@ def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
     >>> abs(est.value - gaussian_entropy(2, 1.0)) < 4 * est.stderr
     True
     """
-    centers = check_tensor(centers, "centers", ndim=2)
+    centers = check_tensor(centers, "centers", ndim=2, shape="(n, d)")
     beta = check_beta(beta)
-    n_mc = check_positive_int(n_mc, "n_mc")
+    n_mc = check_positive_int(n_mc, "n_mc", minimum=2)
+    generator = check_generator(generator, centers.device)
     chunk_size = check_chunk_size(chunk_size)
     method = check_method(method)
     values, stderrs = _gm_entropy_batched(centers.unsqueeze(0), beta, n_mc, generator, chunk_size, method)
@@ -245,7 +261,7 @@ def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
 
 
 def gm_entropy_bounds(centers: torch.Tensor, beta: float, *,
-                      chunk_size: int | str = "auto", method: str = "auto") -> tuple[float, float]:
+                      chunk_size: int | str = "auto", method: str = "auto") -> EntropyBounds:
     """Kolchinsky–Tracey (2017) pairwise bounds on the mixture entropy, in nats.
 
     With ``D_ij = ‖c_i − c_j‖²`` and ``h_0 = (d/2) ln(2πeβ²)``::
@@ -267,7 +283,8 @@ def gm_entropy_bounds(centers: torch.Tensor, beta: float, *,
 
     Returns
     -------
-    (lower, upper) : tuple of float
+    EntropyBounds
+        A named tuple ``(lower, upper)`` of floats.
 
     Examples
     --------
@@ -275,8 +292,9 @@ def gm_entropy_bounds(centers: torch.Tensor, beta: float, *,
     >>> round(lo - gaussian_entropy(1, 1.0), 6), round(up - gaussian_entropy(1, 1.0), 6)
     (0.693147, 0.693147)
     """
-    centers = check_tensor(centers, "centers", ndim=2)
+    centers = check_tensor(centers, "centers", ndim=2, shape="(n, d)")
     beta = check_beta(beta)
+    chunk_size = check_chunk_size(chunk_size)
     method = check_method(method)
     n, d = centers.shape
     h0 = gaussian_entropy(d, beta)
@@ -285,21 +303,28 @@ def gm_entropy_bounds(centers: torch.Tensor, beta: float, *,
     lse_bh = log_kernel_sums(c, c, 2.0 * beta, chunk_size=chunk_size, method=method).to(torch.float64)  # (1, n)
     upper = h0 + math.log(n) - float(lse_kl.mean())
     lower = h0 + math.log(n) - float(lse_bh.mean())
-    return lower, upper
+    return EntropyBounds(lower, upper)
 
 
 def gm_entropy_1d(centers, beta: float, *, points_per_beta: int = 32, tail: float = 12.0) -> float:
     """Entropy of a 1-D mixture ``(1/n) Σ_i N(c_i, β²)`` by Gauss–Legendre quadrature.
 
-    ``h = −∫ p(t) ln p(t) dt`` over the union of ``[c_i − 12β, c_i + 12β]`` (the
-    integrand outside is below 1e-28), split into panels of width β/2 with 16 nodes
-    each. Accurate to about 1e-10 nats; float64 NumPy throughout.
+    ``h = −∫ p(t) ln p(t) dt`` over the union of ``[c_i − tail·β, c_i + tail·β]``
+    (for the default tail 12 the integrand outside is below 1e-28), split into
+    panels of 16 Gauss–Legendre nodes, ``points_per_beta`` nodes per β (panels of
+    width β/2 by default), in float64 NumPy. Accurate to 1e-10 nats: the tests check that against
+    closed forms and SciPy's adaptive quadrature (observed errors are about 1e-15).
 
     Parameters
     ----------
-    centers : Tensor or array, shape (n,) or (n, 1)
+    centers : Tensor or NumPy array, shape (n,) or (n, 1)
+        float32 or float64 (see :mod:`infoflow_core._validation` for the input rule).
     beta : float
         Component standard deviation β > 0.
+    points_per_beta : int
+        Quadrature nodes per β (≥ 16; a multiple of 16 keeps panels aligned).
+    tail : float
+        Half-width, in units of β, of the interval integrated around each centre.
 
     Returns
     -------
@@ -308,25 +333,18 @@ def gm_entropy_1d(centers, beta: float, *, points_per_beta: int = 32, tail: floa
 
     Examples
     --------
-    >>> round(gm_entropy_1d([0.0], 1.0), 8)  # ½ ln(2πe)
+    >>> round(gm_entropy_1d(np.zeros(1), 1.0), 8)  # ½ ln(2πe)
     1.41893853
     """
-    if isinstance(centers, torch.Tensor):
-        if centers.dim() == 2 and centers.shape[1] == 1:
-            centers = centers[:, 0]
-        check_tensor(centers, "centers", ndim=1)
-        c = centers.detach().to("cpu", torch.float64).numpy()
-    else:
-        c = np.asarray(centers, dtype=np.float64)
-        if c.ndim == 2 and c.shape[1] == 1:
-            c = c[:, 0]
-        if c.ndim != 1:
-            raise ValueError(f"centers must have shape (n,) or (n, 1), got {c.shape}")
-        if c.size == 0:
-            raise ValueError("centers must not be empty")
-        if not np.isfinite(c).all():
-            raise ValueError("centers contains NaN or infinite values")
+    centers = check_tensor(centers, "centers", ndim=(1, 2), shape="(n,) or (n, 1)")
+    if centers.dim() == 2:
+        if centers.shape[1] != 1:
+            raise ValueError(f"centers must have shape (n,) or (n, 1), got shape {tuple(centers.shape)}")
+        centers = centers[:, 0]
+    c = centers.detach().to("cpu", torch.float64).numpy()
     beta = check_beta(beta)
+    points_per_beta = check_positive_int(points_per_beta, "points_per_beta", minimum=16)
+    tail = check_positive(tail, "tail")
     c = np.sort(c)
     n = c.size
     # Merge the intervals [c_i − tail·β, c_i + tail·β].
@@ -340,7 +358,7 @@ def gm_entropy_1d(centers, beta: float, *, points_per_beta: int = 32, tail: floa
             starts.append(a)
             ends.append(b)
     nodes16, weights16 = _GL16
-    panel = beta / 2.0
+    panel = beta * len(nodes16) / points_per_beta  # β/2 by default
     total = 0.0
     log_norm = math.log(n) + 0.5 * math.log(2.0 * math.pi * beta * beta)
     for a, b in zip(starts, ends):

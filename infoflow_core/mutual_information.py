@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ._kernels import check_method
-from ._validation import check_beta, check_chunk_size, check_positive_int, check_tensor
+from ._validation import check_beta, check_chunk_size, check_generator, check_positive_int, check_tensor
 from .entropy import _gm_entropy_batched, gaussian_entropy
 
 __all__ = ["MIEstimate", "sp_mutual_information"]
@@ -69,14 +69,16 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
     beta : float
         Noise standard deviation β > 0 of the layer.
     n_mc : int
-        Monte Carlo samples for h(T_ℓ), and again for *each* h(T_ℓ | X = x_i).
+        Monte Carlo samples for h(T_ℓ), and (unless ``n_mc_given_x`` is given)
+        again for *each* h(T_ℓ | X = x_i); ≥ 2.
     n_mc_given_x : int, optional
         Monte Carlo samples for each h(T_ℓ | X = x_i) when it should differ from
-        ``n_mc`` (default: ``n_mc``). The conditional term averages ``n_inputs``
+        ``n_mc`` (default: ``n_mc``); ≥ 2. The conditional term averages ``n_inputs``
         independent estimates, so its error shrinks like 1/√n_inputs and far
         fewer samples per input often suffice.
     generator : torch.Generator, optional
-        Source of the Monte Carlo samples, on ``samples.device``.
+        Source of the Monte Carlo samples, on ``samples.device`` (a
+        ``torch.Generator``, not a seed or a NumPy generator).
     chunk_size : int or "auto"
         Centres per block of pairwise work.
     method : {"auto", "dense", "pruned", "triton"}
@@ -100,10 +102,11 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
     >>> abs(mi.value - math.log(4)) < 4 * mi.stderr, round(mi.stderr, 3)
     (True, 0.011)
     """
-    samples = check_tensor(samples, "samples", ndim=3)
+    samples = check_tensor(samples, "samples", ndim=3, shape="(n_inputs, n_x, d)")
     beta = check_beta(beta)
-    n_mc = check_positive_int(n_mc, "n_mc")
-    n_mc_given_x = n_mc if n_mc_given_x is None else check_positive_int(n_mc_given_x, "n_mc_given_x")
+    n_mc = check_positive_int(n_mc, "n_mc", minimum=2)
+    n_mc_given_x = n_mc if n_mc_given_x is None else check_positive_int(n_mc_given_x, "n_mc_given_x", minimum=2)
+    generator = check_generator(generator, samples.device)
     chunk_size = check_chunk_size(chunk_size)
     method = check_method(method)
     n_inputs, n_x, d = samples.shape

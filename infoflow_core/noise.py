@@ -8,7 +8,7 @@ import contextlib
 import torch
 from torch import nn
 
-from ._validation import check_beta, check_positive_int, check_tensor
+from ._validation import check_beta, check_chunk_size, check_generator, check_positive_int, check_tensor
 
 __all__ = ["GaussianNoise", "sample_representations", "noise_sampling"]
 
@@ -44,7 +44,7 @@ class GaussianNoise(nn.Module):
     def __init__(self, beta: float, generator: torch.Generator | None = None):
         super().__init__()
         self.beta = check_beta(beta, "beta", allow_zero=True)
-        self.generator = generator
+        self.generator = check_generator(generator)
         self.sampling = False  # set by noise_sampling(): noise on even in eval mode
 
     def extra_repr(self) -> str:
@@ -70,7 +70,16 @@ def _noise_modules(model: nn.Module) -> list[GaussianNoise]:
 def noise_sampling(model: nn.Module, generator: torch.Generator | None = None):
     """Context: every :class:`GaussianNoise` in ``model`` adds noise (drawn from
     ``generator`` when given) while the rest of the model is in eval mode
-    (no dropout, batch norm uses running statistics). Restores all flags on exit."""
+    (no dropout, batch norm uses running statistics). Restores all flags on exit.
+
+    >>> net = nn.Sequential(nn.Linear(1, 1), GaussianNoise(0.1)).eval()
+    >>> with noise_sampling(net) as modules:
+    ...     [m.active for m in modules]
+    [True]
+    >>> net[1].active
+    False
+    """
+    generator = check_generator(generator)
     modules = _noise_modules(model)
     was_training = model.training
     saved = [(m.sampling, m.generator) for m in modules]
@@ -128,6 +137,7 @@ def sample_representations(model: nn.Module, x: torch.Tensor, n_x: int, *,
     [torch.Size([5, 3, 2])]
     """
     n_x = check_positive_int(n_x, "n_x")
+    generator = check_generator(generator)
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() < 1 or x.shape[0] == 0:
@@ -137,10 +147,7 @@ def sample_representations(model: nn.Module, x: torch.Tensor, n_x: int, *,
     modules = _noise_modules(model)
     if not modules:
         raise ValueError("model contains no GaussianNoise module: nothing to sample")
-    if chunk_size == "auto":
-        chunk = _auto_input_chunk(n_x)
-    else:
-        chunk = check_positive_int(chunk_size, "chunk_size")
+    chunk = _auto_input_chunk(n_x) if chunk_size == "auto" else check_chunk_size(chunk_size)
 
     captured: list[list[torch.Tensor]] = [[] for _ in modules]
     current: dict[int, torch.Tensor] = {}

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import torch
 
 from infoflow_core import (binned_entropy, binned_entropy_per_unit, cosine_similarities,
                            pairwise_distance_histograms, pairwise_distances_by_class)
+from infoflow_core.binning import bin_edges, bin_indices
 
 
 def numpy_binned_entropy(t, bin_size, lo=-1.0, hi=1.0):
@@ -52,7 +54,7 @@ def test_value_range_and_bad_bins():
             binned_entropy(t, bin_size=bad)
     with pytest.raises(ValueError, match="value_range"):
         binned_entropy(t, bin_size=1.0, value_range=(1, 1))
-    with pytest.raises(ValueError, match="t must have 2 dimensions"):
+    with pytest.raises(ValueError, match=r"t must be a 2-D tensor of shape \(n, d\), got shape \(3,\)"):
         binned_entropy(torch.zeros(3), bin_size=1.0)
     with pytest.raises(ValueError, match="t contains"):
         binned_entropy(torch.tensor([[float("nan")]]), bin_size=1.0)
@@ -138,3 +140,63 @@ def test_cosine_similarities():
     assert cosine_similarities(torch.from_numpy(a), torch.from_numpy(2 * a)).tolist() == pytest.approx([1.0] * 50)
     with pytest.raises(ValueError, match="same shape"):
         cosine_similarities(torch.zeros(3, 2), torch.zeros(3, 3))
+
+
+# --- bin edges: an exact reference that shares nothing with bin_indices ---------------
+
+def reference_bin(t: float, edges: list[float]) -> int:
+    """The bin of ``t`` by exact rational comparisons with an explicit edge list:
+    bin k holds Fraction(e_k) ≤ t < Fraction(e_{k+1}); the top edge belongs to the
+    last bin; values below the first edge go to bin 0, above the last to bin K−1."""
+    x = Fraction(t)
+    fe = [Fraction(e) for e in edges]
+    K = len(edges) - 1
+    if x < fe[0]:
+        return 0
+    if x >= fe[K]:
+        return K - 1
+    return next(k for k in range(K) if fe[k] <= x < fe[k + 1])
+
+
+def _around(values):
+    """Each value and its float64 neighbours on both sides."""
+    return [w for v in values for w in (np.nextafter(v, -np.inf), v, np.nextafter(v, np.inf))]
+
+
+@pytest.mark.parametrize("bin_size, value_range, n_bins", [
+    (0.25, (-1.0, 1.0), 8),  # dyadic: lo + k·s is exact
+    (2.5, (0.0, 10.0), 4),
+    (0.02, (-1.0, 1.0), 100),  # not representable: the edges are the float64 values of lo + k·s
+    (0.1, (-1.0, 1.0), 20),
+    (0.3, (-1.0, 1.0), 7),  # 2/0.3 is not whole: the last bin reaches past hi
+])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_values_on_and_beside_every_edge(bin_size, value_range, n_bins, dtype):
+    lo, hi = value_range
+    edges = [lo + k * bin_size for k in range(n_bins + 1)]  # listed explicitly (the documented edges)
+    assert bin_edges(bin_size=bin_size, value_range=value_range).tolist() == edges
+    values = _around(edges + [hi, lo - 5.0, hi + 5.0, 0.5 * (lo + hi)])
+    t = torch.tensor(values, dtype=dtype).reshape(-1, 1)
+    got = bin_indices(t, bin_size=bin_size, value_range=value_range)[:, 0].tolist()
+    want = [reference_bin(float(v), edges) for v in t[:, 0].tolist()]  # the exact value of each input
+    assert got == want
+
+
+def test_interior_edges_and_top_value_with_100_bins():
+    """The reported defect: with 100 bins over [−1, 1], 1.0 is in the last bin (99)
+    and −1 + k·0.02 in bin k (it starts there), never in bin k − 1."""
+    t = torch.tensor([-1.0 + k * 0.02 for k in range(100)] + [1.0], dtype=torch.float64).reshape(-1, 1)
+    assert bin_indices(t, bin_size=0.02)[:, 0].tolist() == list(range(100)) + [99]
+    # The same through binned_entropy: 101 values in 100 bins, one bin holding two.
+    assert binned_entropy(t, bin_size=0.02) == pytest.approx(math.log(101) - 2 * math.log(2) / 101, abs=1e-12)
+
+
+def test_exact_rational_bins_for_random_dyadic_values():
+    """Random values on a fine dyadic grid (many exactly on edges), bins by exact
+    rational arithmetic: k = ⌊(t − lo) / s⌋ in Fractions, clipped into [0, K)."""
+    rng = np.random.default_rng(0)
+    t = rng.integers(-80, 81, size=(400, 3)) / 64.0  # multiples of 1/64 in [−1.25, 1.25]
+    got = bin_indices(torch.from_numpy(t), bin_size=0.125)
+    for v, k in zip(t.reshape(-1), got.reshape(-1).tolist()):
+        exact = math.floor((Fraction(v) + 1) / Fraction(1, 8))
+        assert k == min(max(exact, 0), 15), (v, k)

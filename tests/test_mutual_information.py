@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -90,7 +91,14 @@ def test_noise_after_convolution_and_pooling():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (dict(samples=torch.zeros(3, 2)), "samples must have 3 dimensions"),
+    (dict(samples=torch.zeros(3, 2)), r"samples must be a 3-D tensor of shape \(n_inputs, n_x, d\), got shape \(3, 2\)"),
+    (dict(samples=torch.zeros(3, 2, 1, dtype=torch.float16)), "samples must be a float32 or float64 tensor, got dtype torch.float16"),
+    (dict(samples=torch.zeros(3, 2, 1, dtype=torch.bfloat16)), "samples must be a float32 or float64 tensor, got dtype torch.bfloat16"),
+    (dict(generator=0), "generator must be a torch.Generator"),
+    (dict(generator=np.random.default_rng(0)), "generator must be a torch.Generator"),
+    (dict(n_mc=1), "n_mc must be an integer >= 2"),
+    (dict(n_mc_given_x=1), "n_mc_given_x must be an integer >= 2"),
+    (dict(chunk_size=-3), "chunk_size must be an integer >= 1"),
     (dict(samples=torch.zeros(0, 2, 1)), "samples must not be empty"),
     (dict(samples=torch.full((2, 2, 1), float("nan"))), "samples contains 4 NaN"),
     (dict(beta=0.0), "beta must be > 0"),
@@ -111,6 +119,56 @@ def test_sample_representations_bad_input():
         sample_representations(nn.Linear(1, 1), torch.zeros(2, 1), 2)
     with pytest.raises(ValueError, match="x contains"):
         sample_representations(net, torch.full((2, 1), float("inf")), 2)
+    with pytest.raises(ValueError, match="generator must be a torch.Generator"):
+        sample_representations(net, torch.zeros(2, 1), 2, generator=0)
+    with pytest.raises(ValueError, match="chunk_size must be 'auto' or a positive integer"):
+        sample_representations(net, torch.zeros(2, 1), 2, chunk_size="all")
+    with pytest.raises(ValueError, match="generator must be a torch.Generator"):
+        GaussianNoise(0.1, generator=np.random.default_rng(0))
+
+
+def test_numpy_samples_are_accepted():
+    s = np.random.default_rng(0).normal(size=(4, 3, 2))
+    a = sp_mutual_information(s, 0.3, n_mc=40, generator=torch.Generator().manual_seed(0))
+    b = sp_mutual_information(torch.from_numpy(s), 0.3, n_mc=40, generator=torch.Generator().manual_seed(0))
+    assert a == b
+
+
+def _variance_ratio(values: np.ndarray, variances: np.ndarray) -> tuple[float, float]:
+    """mean(stderr²) / var(estimates) and its standard error by the delta method.
+
+    With R runs, A = mean(s²) and B = var(x) have sampling variances var(s²)/R and
+    (μ₄ − σ⁴)/R (the chi-square-like error of a sample variance, kurtosis
+    included) and covariance cov(s², (x − x̄)²)/R; the ratio A/B then has relative
+    variance var(A)/A² + var(B)/B² − 2cov/(AB).
+    """
+    R = values.size
+    dev2 = (values - values.mean()) ** 2
+    A, B = variances.mean(), dev2.sum() / (R - 1)
+    var_a = variances.var(ddof=1) / R
+    var_b = (np.mean(dev2 ** 2) - B ** 2) / R
+    cov = np.cov(variances, dev2)[0, 1] / R
+    ratio = A / B
+    return ratio, ratio * math.sqrt(var_a / A ** 2 + var_b / B ** 2 - 2 * cov / (A * B))
+
+
+def test_stderr_is_calibrated_when_the_conditional_term_dominates():
+    """mean(stderr²) / var(estimate) ≈ 1 over many independent runs, with the
+    conditional term's error dominating (3 samples per conditional component,
+    thousands for h(T)). Its combination over inputs is Σ se_i² / n_inputs²; a
+    mistaken /√n_inputs would inflate its variance n_inputs = 8 times.
+    Tolerance: 5 delta-method standard errors of the ratio (≈ 0.05 here), and the
+    test checks that this resolves the 8× of the bug by far."""
+    g = torch.Generator().manual_seed(0)
+    samples = torch.rand(8, 4, 1, dtype=F64, generator=g) * 0.6  # overlapping conditional mixtures (β = 0.1)
+    runs = [sp_mutual_information(samples, 0.1, n_mc=4096, n_mc_given_x=12, generator=g) for _ in range(1500)]
+    values = np.array([r.value for r in runs])
+    variances = np.array([r.stderr ** 2 for r in runs])
+    cond_share = np.mean([r.h_t_given_x_stderr ** 2 for r in runs]) / variances.mean()
+    assert cond_share > 0.7  # the conditional term dominates the variance
+    ratio, se = _variance_ratio(values, variances)
+    assert se < 0.1
+    assert abs(ratio - 1.0) < 5 * se, f"mean(stderr²)/var = {ratio:.3f} ± {se:.3f}"
 
 
 def test_separate_sample_count_for_the_conditional_term():
