@@ -1,12 +1,18 @@
 """The MNIST chapter's code: IDX parsing and the data folder/download logic (never the
 network), the CNN's shapes and where its noise and dropout sit, the stacked
-training against per-model training, and the experiment end to end on tiny
-synthetic data."""
+training against per-model training, the configuration and results skeleton, the
+migrated stored run, and the experiment end to end on tiny synthetic data.
 
+The MNIST files are read from ``$INFOFLOW_DATA_DIR/mnist`` (``tests/conftest.py``
+points it at ``../shared/data`` beside the checkout); tests that need them are
+skipped without them. Nothing is ever downloaded."""
+
+import dataclasses
 import gzip
 import hashlib
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -19,11 +25,14 @@ from infoflow_core import GaussianNoise, sample_representations
 from infoflow_core.data import mnist as mnist_data
 from infoflow_core.data.mnist import MNIST, MNIST_FILES, download_mnist, load_mnist, read_idx
 from infoflow_core.experiments import mnist as exp
+from infoflow_core.experiments.mnist import MnistConfig, MnistResults
 from infoflow_core.models.mnist import LAYER_DIMS, MnistCNN, StackedMnistCNN
-from infoflow_core.results import load_run
+from infoflow_core.results import StaleResultsError
 
-SHARED = mnist_data._shared_folder()
+SHARED = Path(os.environ.get("INFOFLOW_DATA_DIR", "/nonexistent")) / "mnist"
 HAVE_SHARED = all((SHARED / name).is_file() for name, _ in MNIST_FILES.values())
+needs_data = pytest.mark.skipif(not HAVE_SHARED, reason="MNIST files not in $INFOFLOW_DATA_DIR/mnist")
+STORED = Path(__file__).resolve().parents[1] / "book" / "results"
 
 
 def write_idx(path: Path, array: np.ndarray, *, magic: int | None = None, compress: bool = True) -> Path:
@@ -65,7 +74,7 @@ def test_read_idx_bad_magic_and_bad_size(tmp_path):
         read_idx(tmp_path / "d.gz")
 
 
-@pytest.mark.skipif(not HAVE_SHARED, reason="../shared/data/mnist not present")
+@needs_data
 def test_real_files_md5_and_shapes():
     for name, md5 in MNIST_FILES.values():
         assert hashlib.md5((SHARED / name).read_bytes()).hexdigest() == md5
@@ -94,17 +103,16 @@ def test_download_checks_md5_and_never_keeps_bad_files(tmp_path):
 
     with pytest.raises(RuntimeError, match="MD5"):
         download_mnist(tmp_path / "dl", mirrors=["https://example.invalid/"], fetch=bad_fetch)
-    assert not any((tmp_path / "dl").iterdir())  # nothing half-written kept
+    assert not (tmp_path / "dl").exists()  # nothing half-written kept, not even the empty folder
 
 
 def test_load_mnist_downloads_into_env_folder(tmp_path, monkeypatch):
     """With INFOFLOW_DATA_DIR set and no files anywhere, load_mnist downloads into
     $INFOFLOW_DATA_DIR/mnist, trying the mirrors in order (fetch patched: no network)."""
     if not HAVE_SHARED:
-        pytest.skip("../shared/data/mnist not present")
+        pytest.skip("MNIST files not in $INFOFLOW_DATA_DIR/mnist")
     monkeypatch.setenv("INFOFLOW_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(mnist_data, "_shared_folder", lambda: tmp_path / "no-shared")
     calls = []
 
     def fetch(url, dest):
@@ -124,10 +132,60 @@ def test_load_mnist_downloads_into_env_folder(tmp_path, monkeypatch):
 def test_download_from_file_url(tmp_path):
     """The default fetch (urllib) on a file:// mirror: a local stand-in for the network."""
     if not HAVE_SHARED:
-        pytest.skip("../shared/data/mnist not present")
+        pytest.skip("MNIST files not in $INFOFLOW_DATA_DIR/mnist")
     folder = download_mnist(tmp_path / "dl", mirrors=[SHARED.as_uri() + "/"])
     for name, md5 in MNIST_FILES.values():
         assert hashlib.md5((folder / name).read_bytes()).hexdigest() == md5
+
+
+def _fake_folder(folder: Path) -> Path:
+    """A folder with four (empty) files of the right names: enough for the search."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, _ in MNIST_FILES.values():
+        (folder / name).write_bytes(b"")
+    return folder
+
+
+def test_search_order_data_dir_then_env_then_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("INFOFLOW_DATA_DIR", raising=False)
+    assert mnist_data.mnist_folder() is None
+    cache = _fake_folder(tmp_path / "cache" / "infoflow" / "mnist")
+    assert mnist_data.mnist_folder() == cache
+    monkeypatch.setenv("INFOFLOW_DATA_DIR", str(tmp_path / "data"))
+    assert mnist_data.mnist_folder() == cache  # env folder empty: the cache is next
+    env = _fake_folder(tmp_path / "data" / "mnist")
+    assert mnist_data.mnist_folder() == env
+    explicit = _fake_folder(tmp_path / "mine")
+    assert mnist_data.mnist_folder(explicit) == explicit
+    assert mnist_data.mnist_folder(tmp_path / "nothing") is None  # data_dir replaces the search
+    assert not hasattr(mnist_data, "_shared_folder")
+
+
+def test_missing_data_is_one_clear_error_and_leaves_no_folder(tmp_path, monkeypatch):
+    """Without files and with every mirror failing: one FileNotFoundError (no chained
+    traceback) that names the files and the folders, and no empty mnist/ folder."""
+    monkeypatch.setenv("INFOFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def offline(url, dest):
+        raise OSError("network unreachable")
+
+    with pytest.raises(FileNotFoundError) as err:
+        load_mnist(mirrors=["https://a.invalid/", "https://b.invalid/"], fetch=offline)
+    message = str(err.value)
+    assert "train-images-idx3-ubyte.gz" in message and str(tmp_path / "data" / "mnist") in message
+    assert "INFOFLOW_DATA_DIR" in message and "network unreachable" in message
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert not (tmp_path / "data").exists()  # neither mnist/ nor the data folder it made
+    with pytest.raises(FileNotFoundError, match="download=False") as err:
+        load_mnist(download=False)
+    assert err.value.__cause__ is None
+    # An existing folder is kept (only what the download created is removed).
+    (tmp_path / "data").mkdir()
+    with pytest.raises(FileNotFoundError):
+        load_mnist(mirrors=["https://a.invalid/"], fetch=offline)
+    assert (tmp_path / "data").is_dir() and not (tmp_path / "data" / "mnist").exists()
 
 
 # ----------------------------------------------------------------------------- model
@@ -165,6 +223,45 @@ def test_dropout_and_deterministic_variants():
         MnistCNN(beta=0.1, p=0.2)
     with pytest.raises(ValueError, match="p must be"):
         MnistCNN(p=1.0)
+
+
+def test_stacked_built_directly_is_initialised_like_the_models():
+    """A stack built directly has Xavier-uniform weights and zero biases, drawn from its
+    generator model by model: the m-th MnistCNN built from one generator, in order."""
+    stack = StackedMnistCNN([0.0, 0.1, 0.0], [0.0, 0.0, 0.2], generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    models = [MnistCNN(b, p, generator=g) for b, p in [(0.0, 0.0), (0.1, 0.0), (0.0, 0.2)]]
+    for i, net in enumerate(models):
+        got = stack.model(i).state_dict()
+        for name, want in net.state_dict().items():
+            assert torch.equal(got[name], want), name
+    for w in (stack.fc1_weight, stack.fc2_weight, stack.conv1.weight, stack.conv2.weight):
+        assert torch.isfinite(w).all() and w.abs().max() > 0
+    bound = math.sqrt(6 / (1568 + 128))  # Xavier-uniform bound of one model's fc1
+    assert stack.fc1_weight.abs().max() <= bound and stack.fc1_weight.abs().max() > 0.9 * bound
+    assert torch.equal(stack.conv1.bias, torch.zeros_like(stack.conv1.bias))
+    again = StackedMnistCNN([0.0, 0.1, 0.0], [0.0, 0.0, 0.2], generator=torch.Generator().manual_seed(5))
+    assert torch.equal(again.fc1_weight, stack.fc1_weight)
+    x = torch.randn(4, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(stack.eval()(x)).all()
+    with pytest.raises(ValueError, match=r"betas\[1\] must be >= 0"):
+        StackedMnistCNN([0.0, -0.1])
+    with pytest.raises(ValueError, match=r"ps\[0\] must be in \[0, 1\)"):
+        StackedMnistCNN([0.0], [1.5])
+    with pytest.raises(ValueError, match="m must be an integer in"):
+        stack.model(3)
+
+
+def test_recalibrate_batch_norm_keeps_each_modules_momentum():
+    stack = StackedMnistCNN.from_models(_models([(0.0, 0.0), (0.0, 0.2)]))
+    stack.bn1.momentum, stack.bn2.momentum, stack.bn3.momentum = 0.3, None, 0.05
+    x = torch.randn(8, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    stack.recalibrate_batch_norm(x, chunk_size=4)
+    assert (stack.bn1.momentum, stack.bn2.momentum, stack.bn3.momentum) == (0.3, None, 0.05)
+    with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
+        stack.recalibrate_batch_norm(x, chunk_size=0)
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 28, 28\)"):
+        stack.recalibrate_batch_norm(x[:, None])
 
 
 def _models(specs, dtype=torch.float64):
@@ -225,7 +322,7 @@ def test_recalibrate_batch_norm_matches_models_without_dropout():
     models = _models([(0.0, 0.0), (0.0, 0.5)])
     stack = StackedMnistCNN.from_models(models)
     x = torch.randn(16, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
-    stack.recalibrate_batch_norm(x, chunk=16)
+    stack.recalibrate_batch_norm(x, chunk_size=16)
     assert not stack.training and stack.dropout_enabled and stack.ps.tolist() == [0.0, 0.5]
     for i in range(2):
         net = stack.model(i)
@@ -250,11 +347,35 @@ def test_recalibrate_batch_norm_matches_models_without_dropout():
     with torch.no_grad():
         trained(x, torch.Generator().manual_seed(0))
     before = trained.bn2.running_var.clone()
-    trained.recalibrate_batch_norm(x, chunk=16)
+    trained.recalibrate_batch_norm(x, chunk_size=16)
     assert float(before.mean()) > float(trained.bn2.running_var.mean())
 
 
 # ----------------------------------------------------------------------------- measures
+
+def _old_two_bin_entropy(t: torch.Tensor) -> float:
+    """The definition before two_bin_entropy used infoflow_core.binning (kept verbatim)."""
+    codes = (t > 0).to(torch.uint8)  # (n, d) one bit per unit
+    _, counts = torch.unique(codes, dim=0, return_counts=True)  # (k,)
+    p = counts.double() / t.shape[0]
+    return float(-(p * p.log()).sum())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_two_bin_entropy_equals_the_old_definition_exactly(dtype):
+    """Bit for bit, on tensors with values on and near the split (±0, the smallest
+    subnormals, ±1, beyond ±1) and on random tensors with many repeated patterns."""
+    tiny = torch.finfo(dtype).smallest_normal * torch.finfo(dtype).eps  # the smallest subnormal
+    edge = torch.tensor([[0.0, -0.0, tiny, -tiny], [tiny, tiny, 0.0, 1.0], [-0.0, 0.0, -1.0, 7.0],
+                         [1.0, -3.0, tiny, 0.0], [0.0, -0.0, tiny, -tiny]], dtype=dtype)
+    assert exp.two_bin_entropy(edge) == _old_two_bin_entropy(edge)
+    g = torch.Generator().manual_seed(0)
+    for n, d in [(50, 3), (200, 6), (97, 10), (300, 1)]:
+        t = torch.randn(n, d, generator=g, dtype=dtype)
+        t[torch.rand(n, d, generator=g) < 0.1] = 0.0  # exact zeros go to the lower bin [-1, 0]
+        assert exp.two_bin_entropy(t) == _old_two_bin_entropy(t)
+        assert exp.two_bin_entropy(torch.tanh(t)) == _old_two_bin_entropy(torch.tanh(t))
+
 
 def test_two_bin_entropy_and_slopes():
     t = torch.tensor([[0.5, -0.5], [0.5, 0.5], [-0.1, 0.2], [-0.3, -0.9]])  # 4 distinct sign patterns
@@ -269,6 +390,91 @@ def test_two_bin_entropy_and_slopes():
     np.testing.assert_allclose(exp.regression_slopes(values, ep), want, rtol=1e-10)
     with pytest.raises(ValueError, match="shape"):
         exp.two_bin_entropy(torch.ones(3))
+    with pytest.raises(ValueError, match="values must have one row per epoch"):
+        exp.regression_slopes(values[:3], ep)
+    with pytest.raises(ValueError, match="epochs must be"):
+        exp.regression_slopes(values[:1], ep[:1])
+
+
+# ----------------------------------------------------------------------------- configuration
+
+def test_config_presets_are_the_previous_values():
+    quick, book, full = (MnistConfig.for_scale(s) for s in ("quick", "book", "full"))
+    assert (quick.n_train, quick.n_val, quick.n_analysis, quick.epochs, quick.n_seeds, quick.fig8_epochs) == \
+        (640, 400, 250, 2, 2, (0, 1, 2))
+    assert (book.n_train, book.n_val, book.n_analysis, book.epochs, book.n_seeds, book.fig8_epochs) == \
+        (8000, 10000, 2000, 6, 3, (0, 1, 2, 6))
+    assert (full.n_train, full.n_analysis, full.epochs, full.n_seeds, full.models_per_stack, full.fig8_epochs) == \
+        (60000, 10000, 128, 8, 48, (0, 1, 32, 128))
+    for c in (quick, book, full):  # shared by every scale
+        assert (c.batch_size, c.lr, c.momentum, c.batch_norm, c.noisy_eval, c.dtype) == \
+            (32, 5e-3, 0.9, True, True, "float32")
+        assert c.bin_sizes == (1e-4, 1e-3, 1e-2, 1e-1) and c.n_hist_bins == 100 and c.seed == 0
+    assert "device" not in book.to_dict() and MnistConfig.from_dict(book.to_dict()) == book
+    assert not hasattr(exp, "mnist_config") and not hasattr(exp, "main")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("n_train", 0, "n_train must be an integer >= 1"),
+    ("n_train", 60001, "n_train must be <= 60000"),
+    ("n_val", 10001, "n_val must be <= 10000"),
+    ("n_analysis", 401, r"n_analysis must be <= n_val \(400\)"),
+    ("batch_size", 2.5, "batch_size must be an integer"),
+    ("lr", 0.0, "lr must be > 0"),
+    ("lr", float("nan"), "lr must be finite"),
+    ("momentum", -0.1, "momentum must be >= 0"),
+    ("batch_norm", 1, "batch_norm must be True or False"),
+    ("bin_sizes", (0.1, -1.0), r"bin_sizes\[1\] must be > 0"),
+    ("bin_sizes", (), "bin_sizes must hold at least one"),
+    ("fig8_epochs", (0, 3), r"fig8_epochs\[1\] must be an integer in \[0, epochs = 2\]"),
+    ("fig8_epochs", (2, 1), "fig8_epochs must be increasing"),
+    ("dtype", "float16", "dtype must be 'float32' or 'float64'"),
+])
+def test_config_checks_name_the_field(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        MnistConfig.for_scale("quick", **{field: value})
+
+
+# ----------------------------------------------------------------------------- stored book run
+
+def _forbid_runs(monkeypatch):
+    def no_run(*args, **kwargs):
+        pytest.fail("the experiment was run instead of loading the stored results")
+
+    monkeypatch.setattr(exp, "EXPERIMENT", dataclasses.replace(exp.EXPERIMENT, run=no_run))
+
+
+def test_stored_book_run_loads_with_the_numbers_of_the_old_run(monkeypatch):
+    """The migrated book run: loaded (not computed) with the code's preset, and the
+    headline numbers are those the old code wrote (copied from its summary.json)."""
+    _forbid_runs(monkeypatch)
+    r = exp.mnist_results("book", results_dir=STORED)
+    assert r.config == MnistConfig.for_scale("book") and r.provenance.path is not None
+    assert r.provenance.device == "cpu" and r.provenance.wall_time_s == 1913.0
+    rows = {row["model"]: row for row in r.table1()}
+    assert rows["Deterministic"]["mean"] == 219.0 and rows["Deterministic"]["std"] == 8.54400374531753
+    assert rows["Noisy (β = 0.5)"]["mean_noise_off"] == 1343.0
+    assert rows["Dropout (p = 0.2)"]["mean"] == 607.6666666666666
+    assert rows["Dropout (p = 0.2)"]["mean_bn_recalibrated"] == 230.0
+    assert r.slope_summary()[0] == {"bin_size": 0.0001, "mean": 0.0009510375479524348,
+                                    "std": 0.007677034468422741, "fraction_negative": 0.4609375}
+    assert r.timings["train_s"] == 1275.14
+    summary = json.loads((STORED / "mnist" / "book" / "summary.json").read_text())
+    assert summary["experiment"] == "mnist" and "migrated" in summary
+    assert summary["config_hash"] == MnistConfig.for_scale("book").hash
+    assert summary["table1"] == r.table1() and summary["slopes"] == r.slope_summary()
+    assert "book scale: 3 seeds × 6 variants" in r.describe() and "stored run" in r.describe()
+
+
+def test_changed_preset_makes_the_stored_run_stale(monkeypatch, tmp_path):
+    shutil.copytree(STORED / "mnist" / "book", tmp_path / "mnist" / "book")
+    _forbid_runs(monkeypatch)
+    monkeypatch.setitem(MnistConfig.PRESETS, "book", {"epochs": 7})
+    with pytest.raises(StaleResultsError, match=r"differs in \['epochs'\]"):
+        exp.mnist_results("book", results_dir=tmp_path)
+    monkeypatch.setitem(MnistConfig.PRESETS, "book", {"lr": 1e-2})
+    with pytest.raises(StaleResultsError, match=r"differs in \['lr'\]"):
+        exp.mnist_results("book", results_dir=tmp_path)
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -289,11 +495,13 @@ def _synthetic_mnist(n_train=60000, n_test=10000) -> MNIST:
     return MNIST(tr[0], tr[1], te[0], te[1], folder=Path("synthetic"))
 
 
+TINY = dict(n_train=64, n_val=64, n_analysis=40, epochs=2, n_seeds=2, batch_size=16, fig8_epochs=(0, 2),
+            n_hist_bins=20, bin_sizes=(1e-2, 1e-1))
+
+
 def test_run_mnist_end_to_end_and_round_trip(tmp_path):
-    config = exp.MnistConfig(scale="quick", n_train=64, n_val=64, n_analysis=40, epochs=2, n_seeds=2,
-                             batch_size=16, fig8_epochs=(0, 2), n_hist_bins=20, bin_sizes=(1e-2, 1e-1))
-    data = _synthetic_mnist()
-    r = exp.run_mnist(config, data=data, progress=False)
+    config = MnistConfig.for_scale("quick", **TINY)
+    r = exp.run_mnist(config, data=_synthetic_mnist(), device="cpu", progress=False)
     V = len(exp.VARIANTS)
     assert r.errors.shape == (V, 2) and r.train_loss.shape == (2, V, 2)
     assert r.errors_bn_recalibrated.shape == (V, 2) and not np.isnan(r.errors_bn_recalibrated).any()
@@ -306,12 +514,17 @@ def test_run_mnist_end_to_end_and_round_trip(tmp_path):
     assert r.slopes.shape == (2, 128) and r.unit_entropy.shape == (3, 2, 128)
     # Deterministic vs dropout, same seed, same batches: related representations.
     assert np.all(r.cosine_mean[-1] > 0.3)
+    assert r.provenance.device == "cpu" and r.provenance.wall_time_s > 0 and r.provenance.path is None
+    assert set(r.timings) == {"train_s", "analysis_s", "eval_s", "train_s_per_model_epoch"}
+    assert "computed in this session" in r.describe()
     # Stored and reloaded: the same numbers.
-    from infoflow_core.results import save_run
-
-    save_run(tmp_path, r.summary(), r.arrays())
-    back = exp.MnistResults.from_stored(load_run(tmp_path))
-    np.testing.assert_array_equal(back.errors, r.errors)
+    out = r.save(tmp_path / "run")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["experiment"] == "mnist" and summary["config"]["n_train"] == 64 and len(summary["table1"]) == 6
+    back = MnistResults.load(out, expected_config=config)
+    for name in MnistResults.ARRAYS:
+        np.testing.assert_array_equal(getattr(back, name), getattr(r, name))
+    assert back.config == config and back.variants == r.variants and back.timings == r.timings
     assert back.table1()[0]["paper_mean"] == 50
     # Every figure builds from the reloaded results.
     from infoflow_core.plots import mnist as plots
@@ -321,17 +534,50 @@ def test_run_mnist_end_to_end_and_round_trip(tmp_path):
         fig = fn(back)
         assert len(fig.data) > 0
     assert len(plots.plot_distance_histograms(back).layout.sliders[0].steps) == 2
+    assert len(plots.plot_unit_entropy(back, n_units_shown=3).layout.sliders[0].steps) == 2
+    with pytest.raises(ValueError, match="n_units_shown must be <= 128"):
+        plots.plot_unit_entropy(back, n_units_shown=129)
+    with pytest.raises(ValueError, match="images must have shape"):
+        plots.plot_digits(np.zeros((2, 5, 5)), [0, 1])
+    # A stored run whose variants differ from the code's was made by other code.
+    s = json.loads((out / "summary.json").read_text())
+    s["variants"] = s["variants"][::-1]
+    (out / "summary.json").write_text(json.dumps(s))
+    with pytest.raises(StaleResultsError, match="variants"):
+        MnistResults.load(out)
 
 
-def test_cli_writes_summary(tmp_path, monkeypatch):
-    small = dict(n_train=32, n_val=32, n_analysis=16, epochs=1, n_seeds=1, batch_size=16, fig8_epochs=(1,),
-                 n_hist_bins=10, bin_sizes=(0.1,))
-    real_run = exp.run_mnist
-    monkeypatch.setattr(exp, "mnist_config", lambda scale, **kw: exp.MnistConfig(scale=scale, **{**small, **kw}))
-    monkeypatch.setattr(exp, "run_mnist", lambda config, progress: real_run(config, data=_synthetic_mnist(),
-                                                                          progress=False))
-    assert exp.main(["--scale", "quick", "--out", str(tmp_path), "--no-progress"]) == 0
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["config"]["scale"] == "quick" and len(summary["table1"]) == 6
-    assert summary["wall_time_s"] > 0 and "device" in summary and "version" in summary
-    assert (tmp_path / "arrays.npz").exists()
+def test_run_mnist_checks_its_arguments():
+    with pytest.raises(ValueError, match="config must be an MnistConfig"):
+        exp.run_mnist({"scale": "quick"}, data=_synthetic_mnist(), progress=False)
+    small = MNIST(*(t[:50] for t in (_synthetic_mnist().train_images, _synthetic_mnist().train_labels)),
+                  _synthetic_mnist().test_images, _synthetic_mnist().test_labels, folder=Path("x"))
+    with pytest.raises(ValueError, match="the data has 50 and 1000"):
+        exp.run_mnist(MnistConfig.for_scale("quick", **TINY), data=small, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="device must be"):
+        exp.run_mnist(MnistConfig.for_scale("quick", **TINY), data=small, device="gpu-please", progress=False)
+
+
+@needs_data
+def test_cli_writes_summary_and_rejects_bad_arguments(tmp_path, capsys):
+    """``python -m infoflow_core mnist`` on a tiny configuration of the real data."""
+    from infoflow_core.__main__ import main
+
+    sets = ["n_train=32", "n_val=32", "n_analysis=16", "epochs=1", "n_seeds=1", "batch_size=16",
+            "fig8_epochs=[1]", "n_hist_bins=10", "bin_sizes=[0.1]"]
+    argv = ["mnist", "--scale", "quick", "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress"]
+    assert main(argv + [a for s in sets for a in ("--set", s)]) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["config"]["scale"] == "quick" and summary["config"]["n_train"] == 32
+    assert len(summary["table1"]) == 6 and summary["wall_time_s"] > 0 and summary["device"] == "cpu"
+    assert (tmp_path / "run" / "arrays.npz").exists()
+    for bad, message in [(["--set", "n_train=0"], "n_train must be an integer >= 1"),
+                         (["--set", "lr=-1"], "lr must be > 0"),
+                         (["--set", "device=cuda"], "unknown MnistConfig field"),
+                         (["--scale", "huge"], "invalid choice")]:
+        with pytest.raises(SystemExit) as err:
+            main(["mnist", "--out", str(tmp_path / "other")] + bad)
+        assert err.value.code == 2 and message in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a stored run is never replaced without --overwrite
+        main(argv)
+    assert "already holds stored results" in capsys.readouterr().err

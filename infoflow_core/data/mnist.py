@@ -2,15 +2,20 @@
 
 Where the files are looked for, in order:
 
-1. the ``root`` argument, when given;
+1. the ``data_dir`` argument, when given (a folder holding the four ``.gz`` files);
 2. ``$INFOFLOW_DATA_DIR/mnist/``, when the environment variable is set;
-3. the user cache folder ``~/.cache/infoflow/mnist/`` (``$XDG_CACHE_HOME`` respected);
-4. ``../shared/data/mnist/`` beside this repository (this project's tests, CI and book
-   builds read the MD5-verified originals there).
+3. the user cache folder ``~/.cache/infoflow/mnist/`` (``$XDG_CACHE_HOME`` respected).
 
-When none holds all four files and ``download=True``, they are downloaded from the
-usual mirrors into the folder of step 2 (or 3), each checked against its well-known
-MD5 sum. Otherwise a ``FileNotFoundError`` says where to put them.
+The library never guesses other places (such as a folder beside its own source). When
+the first candidate folder does not hold all four files and ``download=True``, they
+are downloaded from the usual mirrors into it, each checked against its well-known MD5
+sum. Otherwise, or when the download fails, one ``FileNotFoundError`` says where to
+put them; a failed download leaves no empty folder behind.
+
+>>> sorted(MNIST_FILES)
+['test_images', 'test_labels', 'train_images', 'train_labels']
+>>> MNIST.pixels(torch.tensor([[0, 255]], dtype=torch.uint8)).tolist()
+[[0.0, 1.0]]
 """
 
 from __future__ import annotations
@@ -96,15 +101,9 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def _shared_folder() -> Path:
-    """``../shared/data/mnist`` beside the repository holding this package."""
-    import infoflow_core
-
-    return Path(infoflow_core.__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-
-
 def _cache_folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+    """``~/.cache/infoflow/mnist`` (or under ``$XDG_CACHE_HOME``)."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or (Path.home() / ".cache")
     return Path(base) / "infoflow" / "mnist"
 
 
@@ -112,20 +111,28 @@ def _complete(folder: Path) -> bool:
     return all((folder / name).is_file() for name, _ in MNIST_FILES.values())
 
 
-def _candidates(root) -> list[Path]:
-    if root is not None:
-        return [Path(root)]
+def _candidates(data_dir) -> list[Path]:
+    """The folders searched, in order (see the module docstring)."""
+    if data_dir is not None:
+        return [Path(data_dir)]
     out = []
-    if os.environ.get(_ENV):
-        out.append(Path(os.environ[_ENV]) / "mnist")
-    out += [_cache_folder(), _shared_folder()]
+    env = os.environ.get(_ENV, "").strip()
+    if env:
+        out.append(Path(env) / "mnist")
+    out.append(_cache_folder())
     return out
 
 
-def mnist_folder(root=None) -> Path | None:
+def mnist_folder(data_dir=None) -> Path | None:
     """The first folder (in the order of the module docstring) that holds all four
-    files, or None."""
-    for folder in _candidates(root):
+    files, or None.
+
+    Parameters
+    ----------
+    data_dir : path, optional
+        Search only this folder (it must hold the four ``.gz`` files).
+    """
+    for folder in _candidates(data_dir):
         if _complete(folder):
             return folder
     return None
@@ -143,7 +150,9 @@ def download_mnist(folder, *, mirrors: Sequence[str] = MIRRORS,
     Parameters
     ----------
     folder : path
-        Created if needed. Files already there with the right MD5 are kept.
+        Created if needed (and removed again, with the parents this call created, when
+        the download fails and leaves it empty). Files already there with the right
+        MD5 are kept.
     mirrors : sequence of str
         Base URLs (ending in ``/``), tried in order for each file.
     fetch : callable ``(url, dest_path) -> None``, optional
@@ -155,8 +164,33 @@ def download_mnist(folder, *, mirrors: Sequence[str] = MIRRORS,
         When no mirror gave a file with the right MD5 sum.
     """
     folder = Path(folder)
+    created = _missing_parents(folder)  # removed again if the download fails
     folder.mkdir(parents=True, exist_ok=True)
     fetch = _urlopen_fetch if fetch is None else fetch
+    try:
+        _download_files(folder, mirrors, fetch)
+    except BaseException:
+        for path in created:  # deepest first; only folders this call made, and only if empty
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
+    return folder
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    path = folder.absolute()
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _download_files(folder: Path, mirrors: Sequence[str], fetch: Callable[[str, Path], None]) -> None:
+    """Fetch each file missing from ``folder`` (or with a wrong MD5) from ``mirrors``."""
     for name, md5 in MNIST_FILES.values():
         target = folder / name
         if target.is_file() and _md5(target) == md5:
@@ -179,7 +213,6 @@ def download_mnist(folder, *, mirrors: Sequence[str] = MIRRORS,
                 part.unlink(missing_ok=True)
         else:
             raise RuntimeError(f"could not download {name}:\n  " + "\n  ".join(errors))
-    return folder
 
 
 @dataclass
@@ -214,14 +247,14 @@ class MNIST:
         return (images.to(dtype) / 255.0 - PIXEL_MEAN) / PIXEL_STD
 
 
-def load_mnist(root=None, *, download: bool = True, mirrors: Sequence[str] = MIRRORS,
+def load_mnist(data_dir=None, *, download: bool = True, mirrors: Sequence[str] = MIRRORS,
                fetch: Callable[[str, Path], None] | None = None) -> MNIST:
     """Load MNIST's four IDX files (see the module docstring for where they are looked for).
 
     Parameters
     ----------
-    root : path, optional
-        A folder holding the four ``.gz`` files (overrides the search).
+    data_dir : path, optional
+        A folder holding the four ``.gz`` files (replaces the search).
     download : bool
         Download from ``mirrors`` (MD5-checked) when no folder holds the files.
     mirrors, fetch
@@ -238,19 +271,20 @@ def load_mnist(root=None, *, download: bool = True, mirrors: Sequence[str] = MIR
     ValueError
         A file is not a valid IDX file or has the wrong shape.
     """
-    folder = mnist_folder(root)
+    folder = mnist_folder(data_dir)
     if folder is None:
-        target = _candidates(root)[0]
-        where = "\n  ".join(str(p) for p in _candidates(root))
+        candidates = _candidates(data_dir)
+        target = candidates[0]
+        where = "\n  ".join(str(p) for p in candidates)
         names = ", ".join(name for name, _ in MNIST_FILES.values())
         message = (f"MNIST files not found. Put the four files ({names}) in one of:\n  {where}\n"
-                   f"or set {_ENV} to a folder whose mnist/ subfolder holds them.")
+                   f"or set {_ENV} to a folder whose mnist/ subfolder holds them, or pass data_dir.")
         if not download:
-            raise FileNotFoundError(message)
+            raise FileNotFoundError(message + " (download=False: nothing was downloaded)")
         try:
             folder = download_mnist(target, mirrors=mirrors, fetch=fetch)
         except (OSError, RuntimeError) as exc:
-            raise FileNotFoundError(f"{message}\nDownloading into {target} failed: {exc}") from exc
+            raise FileNotFoundError(f"{message}\nDownloading into {target} failed: {exc}") from None
     arrays = {key: read_idx(folder / name) for key, (name, _) in MNIST_FILES.items()}
     for split, n in (("train", 60000), ("test", 10000)):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]

@@ -19,33 +19,37 @@ after every epoch: H(Bin(T_ℓ)) with two bins per unit (Fig. 7), H(Bin(T_3(k)))
 k for several bin sizes (the slopes of Section 5.2), and at a few epochs the within-
 and between-class pairwise-distance histograms (Fig. 8).
 
-Command line (writes ``summary.json`` and ``arrays.npz``)::
+The chapter calls :func:`mnist_results` (stored results when they match the code's
+configuration, else a run); the command line
+``python -m infoflow_core mnist --scale {quick,book,full} --out DIR`` writes
+``summary.json`` and ``arrays.npz`` (see :mod:`infoflow_core.results`).
 
-    python -m infoflow_core mnist --scale {quick,book,full} --out DIR
+>>> MnistConfig.for_scale("quick").n_train, MnistConfig.for_scale("book").n_train
+(640, 8000)
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..binning import binned_entropy_per_unit
+from .._validation import check_positive, check_positive_int
+from ..binning import binned_entropy, binned_entropy_per_unit
 from ..clustering import cosine_similarities, pairwise_distance_histograms
-from ._progress import progress_bar
 from ..data.mnist import MNIST, load_mnist
 from ..models.mnist import LAYER_DIMS, MnistCNN, StackedMnistCNN
-from ..scales import SCALES
+from ..results import ExperimentResults, Provenance, StaleResultsError, load_or_run
+from ._common import Experiment, ExperimentConfig, progress_bar, resolve_device
 
-__all__ = ["MnistConfig", "MnistResults", "mnist_config", "run_mnist", "mnist_results", "PAPER_TABLE1",
-           "VARIANTS", "two_bin_entropy", "regression_slopes", "main"]
+__all__ = ["MnistConfig", "MnistResults", "run_mnist", "mnist_results", "EXPERIMENT", "PAPER_TABLE1",
+           "VARIANTS", "two_bin_entropy", "regression_slopes"]
 
 #: (name, β, dropout p) of the six models of Table 1, in the paper's order.
 VARIANTS = (
@@ -56,6 +60,7 @@ VARIANTS = (
     ("Noisy (β = 0.5)", 0.5, 0.0),
     ("Dropout (p = 0.2)", 0.0, 0.2),
 )
+_VARIANT_NAMES = tuple(v[0] for v in VARIANTS)
 
 #: Table 1 of the paper: validation errors out of 10,000, mean and std over 8 seeds.
 PAPER_TABLE1 = {
@@ -68,16 +73,22 @@ PAPER_TABLE1 = {
 }
 
 _DROPOUT = len(VARIANTS) - 1  # index of the dropout variant
+_N_TRAIN_MAX, _N_VAL_MAX = 60000, 10000  # MNIST's training and t10k sets
 
 
-@dataclass(frozen=True)
-class MnistConfig:
-    """Everything that defines an MNIST run.
+@dataclass(frozen=True, kw_only=True)
+class MnistConfig(ExperimentConfig):
+    """Everything that defines an MNIST run; the defaults are the ``book`` scale.
+
+    Build it with ``MnistConfig.for_scale(scale, **overrides)``: ``quick`` (CI, seconds
+    on a CPU), ``book`` (~30 min on one CPU core), ``full`` (the paper's protocol,
+    48 models × 128 epochs, for a GPU). Only sizes differ between scales.
 
     Attributes
     ----------
-    scale : str
-        ``quick``, ``book`` or ``full`` (only sizes differ).
+    scale : {"quick", "book", "full"}
+    seed : int
+        Root of every generator (subsets, initial weights, batch order, noise).
     n_train : int
         Training images (a random subset of the 60,000 unless all are used).
     n_val : int
@@ -102,21 +113,26 @@ class MnistConfig:
     bin_sizes : tuple of float
         Bin sizes for the per-unit entropies H(Bin(T_3(k))).
     fig8_epochs : tuple of int
-        Epochs of the pairwise-distance histograms (the paper: 0, 1, 32, 128).
+        Increasing epochs in ``[0, epochs]`` of the pairwise-distance histograms (the
+        paper: 0, 1, 32, 128).
     n_hist_bins : int
         Bins of the cosine-similarity and distance histograms.
-    seed : int
-        Root of every generator (subsets, initial weights, batch order, noise).
-    device, dtype : str
-        Where and in what precision to train.
+    dtype : {"float32", "float64"}
+        Precision of training and analysis.
     """
 
-    scale: str = "quick"
-    n_train: int = 1000
-    n_val: int = 1000
-    n_analysis: int = 500
-    epochs: int = 2
-    n_seeds: int = 2
+    PRESETS: ClassVar[dict] = {
+        "quick": dict(n_train=640, n_val=400, n_analysis=250, epochs=2, n_seeds=2, fig8_epochs=(0, 1, 2)),
+        "book": {},  # the class defaults
+        "full": dict(n_train=60000, n_val=10000, n_analysis=10000, epochs=128, n_seeds=8,
+                     fig8_epochs=(0, 1, 32, 128), models_per_stack=48),
+    }
+
+    n_train: int = 8000
+    n_val: int = 10000
+    n_analysis: int = 2000
+    epochs: int = 6
+    n_seeds: int = 3
     batch_size: int = 32
     lr: float = 5e-3
     momentum: float = 0.9
@@ -124,63 +140,71 @@ class MnistConfig:
     noisy_eval: bool = True
     models_per_stack: int = 6
     bin_sizes: tuple = (1e-4, 1e-3, 1e-2, 1e-1)
-    fig8_epochs: tuple = (0, 1, 2)
+    fig8_epochs: tuple = (0, 1, 2, 6)
     n_hist_bins: int = 100
-    seed: int = 0
-    device: str = "cpu"
     dtype: str = "float32"
 
-    def __post_init__(self):
-        if self.scale not in SCALES:
-            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field out of range."""
         for name in ("n_train", "n_val", "n_analysis", "epochs", "n_seeds", "batch_size", "models_per_stack",
                      "n_hist_bins"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.n_train > 60000 or self.n_val > 10000:
-            raise ValueError(f"n_train <= 60000 and n_val <= 10000, got {self.n_train}, {self.n_val}")
+            check_positive_int(getattr(self, name), name)
+        if self.n_train > _N_TRAIN_MAX:
+            raise ValueError(f"n_train must be <= {_N_TRAIN_MAX} (MNIST's training set), got {self.n_train}")
+        if self.n_val > _N_VAL_MAX:
+            raise ValueError(f"n_val must be <= {_N_VAL_MAX} (MNIST's validation set), got {self.n_val}")
         if self.n_analysis > self.n_val:
-            raise ValueError(f"n_analysis ({self.n_analysis}) must be <= n_val ({self.n_val})")
-        if any(not 0 <= e <= self.epochs for e in self.fig8_epochs):
-            raise ValueError(f"fig8_epochs must lie in [0, {self.epochs}], got {self.fig8_epochs}")
-
-
-def mnist_config(scale: str, **overrides) -> MnistConfig:
-    """The configuration of ``scale`` (``quick``: CI, ~20 s on a CPU; ``book``: ~20–30 min
-    on one CPU core; ``full``: the paper's protocol, 48 models × 128 epochs on a GPU)."""
-    cuda = "cuda" if torch.cuda.is_available() else "cpu"
-    presets = {
-        "quick": dict(n_train=640, n_val=400, n_analysis=250, epochs=2, n_seeds=2, fig8_epochs=(0, 1, 2)),
-        "book": dict(n_train=8000, n_val=10000, n_analysis=2000, epochs=6, n_seeds=3, fig8_epochs=(0, 1, 2, 6)),
-        "full": dict(n_train=60000, n_val=10000, n_analysis=10000, epochs=128, n_seeds=8,
-                     fig8_epochs=(0, 1, 32, 128), models_per_stack=48, device=cuda),
-    }
-    if scale not in presets:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    return MnistConfig(scale=scale, **{**presets[scale], **overrides})
+            raise ValueError(f"n_analysis must be <= n_val ({self.n_val}), got {self.n_analysis}")
+        check_positive(self.lr, "lr")
+        check_positive(self.momentum, "momentum", allow_zero=True)
+        for name in ("batch_norm", "noisy_eval"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if not self.bin_sizes:
+            raise ValueError("bin_sizes must hold at least one bin size, got ()")
+        for i, b in enumerate(self.bin_sizes):
+            check_positive(b, f"bin_sizes[{i}]")
+        for i, e in enumerate(self.fig8_epochs):
+            if isinstance(e, bool) or not isinstance(e, int) or not 0 <= e <= self.epochs:
+                raise ValueError(f"fig8_epochs[{i}] must be an integer in [0, epochs = {self.epochs}], got {e!r}")
+        if list(self.fig8_epochs) != sorted(set(self.fig8_epochs)):
+            raise ValueError(f"fig8_epochs must be increasing, got {self.fig8_epochs}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
 
 
 # ----------------------------------------------------------------------------- measures
 
+#: The smallest positive float64. Two bins with edges 0, ε, 2ε (everything beyond
+#: clipped to the first or last bin) are exactly ``t <= 0`` and ``t > 0``:
+#: :func:`~infoflow_core.binning.bin_indices` compares values with its edges exactly.
+_EPS = math.ulp(0.0)
+_TWO_BINS = dict(bin_size=_EPS, value_range=(0.0, 2 * _EPS))
+
+
 def two_bin_entropy(t: torch.Tensor) -> float:
-    """H(Bin(T)) in nats with two bins per unit, [−1, 0] and (0, 1] (Fig. 7): the
-    entropy of the empirical distribution of the sign patterns ``t > 0``.
+    """H(Bin(T)) in nats with two bins per unit, [−1, 0] and (0, 1] for tanh units
+    (Fig. 7): the entropy of the empirical distribution of the sign patterns ``t > 0``.
+
+    This is :func:`~infoflow_core.binning.binned_entropy` with bins ``(−∞, 0]`` and
+    ``(0, ∞)`` per unit (so the logits of layer 4 are split at 0 as well).
 
     Parameters
     ----------
     t : Tensor, shape (n, d)
+        Representations of n inputs (float32 or float64).
 
     Returns
     -------
     float
         Between 0 and ln n (ln n when all n patterns differ: the map is injective).
+
+    Examples
+    --------
+    >>> round(two_bin_entropy(torch.tensor([[0.5, -0.5], [0.5, 0.5], [0.0, 0.2], [-0.3, -0.9]])), 6)  # 4 patterns
+    1.386294
     """
-    if t.dim() != 2 or t.shape[0] == 0:
-        raise ValueError(f"t must have shape (n, d) with n >= 1, got {tuple(t.shape)}")
-    codes = (t > 0).to(torch.uint8)  # (n, d) one bit per unit
-    _, counts = torch.unique(codes, dim=0, return_counts=True)  # (k,)
-    p = counts.double() / t.shape[0]
-    return float(-(p * p.log()).sum())
+    return binned_entropy(t, **_TWO_BINS)
 
 
 def regression_slopes(values: np.ndarray, epochs: np.ndarray) -> np.ndarray:
@@ -195,11 +219,18 @@ def regression_slopes(values: np.ndarray, epochs: np.ndarray) -> np.ndarray:
     -------
     array, shape (...)
         Slope per column, in units of ``values`` per epoch.
+
+    Examples
+    --------
+    >>> regression_slopes(np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]), np.array([1, 2, 3]))
+    array([1., 0.])
     """
     x = np.asarray(epochs, dtype=float)
     y = np.asarray(values, dtype=float)
-    if y.shape[0] != x.shape[0] or x.shape[0] < 2:
-        raise ValueError(f"values must have one row per epoch (>= 2), got {y.shape} for {x.shape[0]} epochs")
+    if x.ndim != 1 or x.shape[0] < 2:
+        raise ValueError(f"epochs must be 1-D with at least 2 entries, got shape {x.shape}")
+    if y.ndim < 1 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"values must have one row per epoch ({x.shape[0]}), got shape {y.shape}")
     xc = x - x.mean()
     yc = y - y.mean(axis=0)
     return np.tensordot(xc, yc, axes=(0, 0)) / (xc @ xc)
@@ -207,23 +238,40 @@ def regression_slopes(values: np.ndarray, epochs: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- results
 
-@dataclass
-class MnistResults:
+@dataclass(kw_only=True)
+class MnistResults(ExperimentResults):
     """Everything the MNIST chapter shows, from :func:`run_mnist` or a stored run.
 
     Errors are counts per 10,000 validation images (rescaled when fewer were used);
     entropies in nats. Shapes: V = 6 variants, S seeds, E epochs, K bin sizes,
     F = len(fig8_epochs), B = histogram bins.
+
+    Attributes
+    ----------
+    config : MnistConfig
+    provenance : Provenance
+        Device, wall time, date, versions; the folder when loaded.
+    variants : tuple of str, length V
+        The names of :data:`VARIANTS`, in the order of the arrays' variant axis.
+    timings : dict
+        Seconds spent training (``train_s``), measuring the dropout model every epoch
+        (``analysis_s``), evaluating (``eval_s``), and ``train_s_per_model_epoch``.
     """
 
-    config: dict
-    variants: list
+    experiment: ClassVar[str] = "mnist"
+    config_type: ClassVar[type] = MnistConfig
+    ARRAYS: ClassVar[tuple] = ("errors", "errors_noise_off", "errors_bn_recalibrated", "train_loss",
+                               "two_bin_entropy", "unit_entropy", "slopes", "cosine_edges", "cosine_counts",
+                               "cosine_mean", "dist_edges", "dist_within", "dist_between")
+
+    config: MnistConfig
+    variants: tuple = _VARIANT_NAMES
     errors: np.ndarray              # (V, S) Table 1, noise on at evaluation
     errors_noise_off: np.ndarray    # (V, S) the same models with the noise off
     errors_bn_recalibrated: np.ndarray  # (V, S) noise as in `errors`, batch norm re-estimated without dropout
-    train_loss: np.ndarray          # (E, V, S) mean training cross entropy per epoch
-    two_bin_entropy: np.ndarray     # (E+1, 4) Fig. 7, epochs 0..E
-    unit_entropy: np.ndarray        # (E+1, K, 128) H(Bin(T_3(k)))
+    train_loss: np.ndarray          # (E, V, S) mean training cross entropy per epoch (nats)
+    two_bin_entropy: np.ndarray     # (E+1, 4) Fig. 7, epochs 0..E (nats)
+    unit_entropy: np.ndarray        # (E+1, K, 128) H(Bin(T_3(k))) (nats)
     slopes: np.ndarray              # (K, 128) nats/epoch, epochs 1..E
     cosine_edges: np.ndarray        # (B+1,)
     cosine_counts: np.ndarray       # (V-1, 4, B) deterministic vs each other variant
@@ -232,11 +280,10 @@ class MnistResults:
     dist_within: np.ndarray         # (F, 5, B)
     dist_between: np.ndarray        # (F, 5, B)
     timings: dict = field(default_factory=dict)
-    device: str = "cpu"
-    source: str = "computed in this session"
 
     @property
     def epochs(self) -> np.ndarray:
+        """Epochs 0..E of the per-epoch measurements, shape (E+1,)."""
         return np.arange(self.two_bin_entropy.shape[0])
 
     def table1(self) -> list[dict]:
@@ -255,7 +302,7 @@ class MnistResults:
         """Per bin size: mean and std over the 128 units of the slope (nats/epoch)."""
         return [{"bin_size": float(b), "mean": float(s.mean()), "std": float(s.std(ddof=1)),
                  "fraction_negative": float((s < 0).mean())}
-                for b, s in zip(self.config["bin_sizes"], self.slopes)]
+                for b, s in zip(self.config.bin_sizes, self.slopes)]
 
     def distance_overlap(self) -> np.ndarray:
         """Overlap ``Σ_b min(p_within(b), p_between(b))`` of the normalised within- and
@@ -266,60 +313,52 @@ class MnistResults:
         return np.minimum(w, b).sum(-1)
 
     def summary(self) -> dict:
-        return {"config": self.config, "variants": list(self.variants), "table1": self.table1(),
-                "slopes": self.slope_summary(),
-                "two_bin_entropy_ceiling": math.log(self.config["n_analysis"]),
-                "timings": self.timings, "wall_time_s": self.timings.get("wall_s")}
-
-    _ARRAYS = ("errors", "errors_noise_off", "errors_bn_recalibrated", "train_loss", "two_bin_entropy", "unit_entropy", "slopes",
-               "cosine_edges", "cosine_counts", "cosine_mean", "dist_edges", "dist_within", "dist_between")
-
-    def arrays(self) -> dict:
-        return {name: np.asarray(getattr(self, name)) for name in self._ARRAYS}
+        """Headline numbers: Table 1, the slope summary, the Fig. 7 ceiling, timings."""
+        return {"variants": list(self.variants), "table1": self.table1(), "slopes": self.slope_summary(),
+                "two_bin_entropy_ceiling": math.log(self.config.n_analysis), "timings": dict(self.timings)}
 
     @classmethod
-    def from_stored(cls, run) -> "MnistResults":
-        """Rebuild from a :class:`~infoflow_core.results.StoredRun`."""
-        s = run.summary
-        where = run.path
-        try:
-            from ..results import RESULTS_ROOT
-
-            where = Path(run.path).resolve().relative_to(RESULTS_ROOT.parent.parent)
-        except (ValueError, TypeError):
-            pass
-        source = f"stored run {where} (written {s.get('date', '?')}, infoflow_core {s.get('version', '?')})"
-        arrays = dict(run.arrays)
-        arrays.setdefault("errors_bn_recalibrated", np.full_like(arrays["errors"], np.nan))  # older runs
-        return cls(config=s["config"], variants=s["variants"], timings=s.get("timings", {}),
-                   device=s.get("device", "cpu"), source=source, **{k: arrays[k] for k in cls._ARRAYS})
+    def from_arrays(cls, config: MnistConfig, arrays: dict, summary: dict, provenance: Provenance):
+        """Rebuild from a stored run: the arrays, plus ``variants`` and ``timings`` from
+        the summary. A run whose variants differ from :data:`VARIANTS` was made by
+        other code: :class:`~infoflow_core.results.StaleResultsError`."""
+        variants = tuple(summary.get("variants", ()))
+        if variants != _VARIANT_NAMES:
+            raise StaleResultsError(f"stored mnist results have variants {list(variants)}, "
+                                    f"the code has {list(_VARIANT_NAMES)}")
+        missing = [k for k in cls.ARRAYS if k not in arrays]
+        if missing:
+            raise ValueError(f"stored arrays lack {missing} for {cls.__name__}")
+        return cls(config=config, provenance=provenance, variants=variants, timings=dict(summary.get("timings", {})),
+                   **{k: arrays[k] for k in cls.ARRAYS})
 
     def describe(self) -> str:
-        """Where these numbers come from: scale, sizes, device, times."""
-        c, t = self.config, self.timings
-        return (f"{c['scale']} scale, {self.source}: {c['n_seeds']} seeds × {len(self.variants)} variants, "
-                f"{c['n_train']} training images, {c['epochs']} epochs, batch {c['batch_size']}, "
-                f"Table 1 on {c['n_val']} validation images, analysis on {c['n_analysis']}; "
-                f"device {self.device}; training {t.get('train_s', float('nan')):.0f} s, "
-                f"total {t.get('wall_s', float('nan')):.0f} s")
+        """Where these numbers come from: scale, sizes, provenance and the time spent training."""
+        c = self.config
+        train = self.timings.get("train_s")
+        training = f" (training {train:.0f} s)" if train is not None else ""
+        return (f"{c.scale} scale: {c.n_seeds} seeds × {len(self.variants)} variants, {c.n_train} training "
+                f"images, {c.epochs} epochs, batch {c.batch_size}, Table 1 on {c.n_val} validation images, "
+                f"analysis on {c.n_analysis}; {self.provenance.describe()}{training}")
 
 
 # ----------------------------------------------------------------------------- training
 
 @torch.no_grad()
-def _eval_errors(stack: StackedMnistCNN, x: torch.Tensor, y: torch.Tensor, generator, chunk: int = 250):
-    """Misclassified counts per model, shape (M,)."""
+def _eval_errors(stack: StackedMnistCNN, x: torch.Tensor, y: torch.Tensor, generator,
+                 chunk_size: int = 250) -> torch.Tensor:
+    """Misclassified counts per model, shape (M,), for images ``x`` (n, 28, 28), labels ``y`` (n,)."""
     wrong = torch.zeros(stack.n_models, dtype=torch.long, device=x.device)
-    for start in range(0, x.shape[0], chunk):
-        logits = stack(x[start:start + chunk], generator)  # (c, M, 10)
-        wrong += (logits.argmax(-1) != y[start:start + chunk, None]).sum(0)
+    for start in range(0, x.shape[0], chunk_size):
+        logits = stack(x[start:start + chunk_size], generator)  # (c, M, 10)
+        wrong += (logits.argmax(-1) != y[start:start + chunk_size, None]).sum(0)
     return wrong.cpu()
 
 
 @torch.no_grad()
-def _layers(net: MnistCNN, x: torch.Tensor, chunk: int = 500) -> list[torch.Tensor]:
-    """[T_1..T_4] of one model in eval mode, each (n, d_ℓ)."""
-    parts = [net.representations(x[s:s + chunk]) for s in range(0, x.shape[0], chunk)]
+def _layers(net: MnistCNN, x: torch.Tensor, chunk_size: int = 500) -> list[torch.Tensor]:
+    """[T_1..T_4] of one model in its current mode, each (n, d_ℓ)."""
+    parts = [net.representations(x[s:s + chunk_size]) for s in range(0, x.shape[0], chunk_size)]
     return [torch.cat([p[k] for p in parts]) for k in range(4)]
 
 
@@ -336,26 +375,71 @@ def _dist_edges(t: torch.Tensor, kind: str, n_bins: int) -> torch.Tensor:
     return torch.linspace(0.0, top, n_bins + 1, dtype=torch.float64)
 
 
-def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool = True) -> MnistResults:
+class _Analysis:
+    """The per-epoch measurements of the tracked (dropout) model: Fig. 7, the per-unit
+    entropies and, at ``fig8_epochs``, the Fig. 8 histograms. Arrays as in
+    :class:`MnistResults`."""
+
+    def __init__(self, config: MnistConfig, x: torch.Tensor, y: torch.Tensor, pixels: torch.Tensor):
+        self.config, self.x, self.y, self.pixels = config, x, y, pixels  # (n, 28, 28), (n,), (n, 784)
+        E, K, B, F8 = config.epochs, len(config.bin_sizes), config.n_hist_bins, len(config.fig8_epochs)
+        self.two_bin = np.zeros((E + 1, 4))
+        self.unit_entropy = np.zeros((E + 1, K, LAYER_DIMS[2]))
+        self.dist_edges = np.zeros((F8, 5, B + 1))
+        self.dist_within = np.zeros((F8, 5, B))
+        self.dist_between = np.zeros((F8, 5, B))
+        self.seconds = 0.0
+
+    def __call__(self, net: MnistCNN, epoch: int) -> None:
+        t0 = time.perf_counter()
+        c = self.config
+        net.eval()
+        layers = _layers(net, self.x)  # [T_1..T_4], each (n, d_ℓ)
+        for ell, t in enumerate(layers):
+            self.two_bin[epoch, ell] = two_bin_entropy(t)
+        for k, b in enumerate(c.bin_sizes):
+            self.unit_entropy[epoch, k] = binned_entropy_per_unit(layers[2], bin_size=b).cpu().numpy()  # (128,)
+        if epoch in c.fig8_epochs:
+            f = c.fig8_epochs.index(epoch)
+            kinds = ["pixels", "tanh", "tanh", "tanh", "logits"]
+            for j, (t, kind) in enumerate(zip([self.pixels] + layers, kinds)):
+                t = t.double() / math.sqrt(t.shape[1])  # (n, d): distances become RMS per unit
+                edges = _dist_edges(t, kind, c.n_hist_bins).to(t.device)  # (B+1,)
+                w, btw = pairwise_distance_histograms(t, self.y, edges)  # (B,), (B,)
+                self.dist_edges[f, j] = edges.cpu().numpy()
+                self.dist_within[f, j], self.dist_between[f, j] = w.cpu().numpy(), btw.cpu().numpy()
+        self.seconds += time.perf_counter() - t0
+
+
+def _subset(n_all: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    """A random subset of ``n`` of ``range(n_all)`` (all, in order, when ``n == n_all``)."""
+    return torch.randperm(n_all, generator=generator)[:n] if n < n_all else torch.arange(n_all)
+
+
+def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, progress: bool = True) -> MnistResults:
     """Train the models of Table 1 and measure everything the chapter shows.
 
     Parameters
     ----------
     config : MnistConfig
-        See :func:`mnist_config`. Every random draw comes from generators seeded by
-        ``config.seed``: subsets, initial weights (one per seed, shared by the six
-        variants), batch order (one per seed) and noise/dropout (one per stack).
+        Every random draw comes from generators seeded by ``config.seed``: subsets,
+        initial weights (one per seed, shared by the six variants), batch order (one
+        per seed) and noise/dropout (one per stack).
     data : MNIST, optional
         The data set (default: :func:`~infoflow_core.data.mnist.load_mnist`).
+    device : str or torch.device, optional
+        ``None``/``"auto"``: CUDA when available, else the CPU.
     progress : bool
-        Show tqdm progress bars.
+        Show progress bars (training, the per-epoch analysis, the evaluation).
 
     Returns
     -------
     MnistResults
     """
+    if not isinstance(config, MnistConfig):
+        raise ValueError(f"config must be an MnistConfig (MnistConfig.for_scale(...)), got {type(config).__name__}")
     t_start = time.perf_counter()
-    device = torch.device(config.device)
+    device = resolve_device(device)
     dtype = getattr(torch, config.dtype)
     data = load_mnist() if data is None else data
     root = torch.Generator().manual_seed(config.seed)
@@ -363,55 +447,48 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
     if config.n_train > n_train_all or config.n_val > n_val_all:
         raise ValueError(f"config asks for {config.n_train} training and {config.n_val} validation images; "
                          f"the data has {n_train_all} and {n_val_all}")
-    train_idx = torch.randperm(n_train_all, generator=root)[:config.n_train] if config.n_train < n_train_all \
-        else torch.arange(n_train_all)
-    val_idx = torch.randperm(n_val_all, generator=root)[:config.n_val] if config.n_val < n_val_all \
-        else torch.arange(n_val_all)
+    train_idx = _subset(n_train_all, config.n_train, root)  # (N,)
+    val_idx = _subset(n_val_all, config.n_val, root)  # (n_val,)
     x_train = MNIST.normalise(data.train_images[train_idx], dtype=dtype).to(device)  # (N, 28, 28)
     y_train = data.train_labels[train_idx].to(device)  # (N,)
     x_val = MNIST.normalise(data.test_images[val_idx], dtype=dtype).to(device)  # (n_val, 28, 28)
-    y_val = data.test_labels[val_idx].to(device)
+    y_val = data.test_labels[val_idx].to(device)  # (n_val,)
     x_ana, y_ana = x_val[:config.n_analysis], y_val[:config.n_analysis]
     pixels_ana = MNIST.pixels(data.test_images[val_idx[:config.n_analysis]], dtype=dtype).to(device).flatten(1)
 
     n_var, n_seeds, n_epochs = len(VARIANTS), config.n_seeds, config.epochs
     seeds_per_stack = max(1, config.models_per_stack // n_var)
+    n_stacks = math.ceil(n_seeds / seeds_per_stack)
     seed_values = [config.seed * 1000 + s + 1 for s in range(n_seeds)]
-    K, B = len(config.bin_sizes), config.n_hist_bins
+    B = config.n_hist_bins
 
     errors = np.zeros((n_var, n_seeds))
     errors_off = np.zeros((n_var, n_seeds))
     errors_bn = np.full((n_var, n_seeds), np.nan)
     train_loss = np.zeros((n_epochs, n_var, n_seeds))
-    two_bin = np.zeros((n_epochs + 1, 4))
-    unit_ent = np.zeros((n_epochs + 1, K, LAYER_DIMS[2]))
-    F8 = len(config.fig8_epochs)
-    dist_edges = np.zeros((F8, 5, B + 1))
-    dist_within = np.zeros((F8, 5, B))
-    dist_between = np.zeros((F8, 5, B))
     cos_edges = torch.linspace(-1.0, 1.0, B + 1, dtype=torch.float64)
     cos_counts = np.zeros((n_var - 1, 4, B))
     cos_sum = np.zeros((n_var - 1, 4))
-    train_s = analysis_s = eval_s = 0.0
-
-    def analyse(net: MnistCNN, epoch: int):
-        net.eval()
-        layers = _layers(net, x_ana)  # [T_1..T_4], each (n, d_ℓ)
-        for ell, t in enumerate(layers):
-            two_bin[epoch, ell] = two_bin_entropy(t)
-        for k, b in enumerate(config.bin_sizes):
-            unit_ent[epoch, k] = binned_entropy_per_unit(layers[2], bin_size=b).cpu().numpy()  # (128,)
-        if epoch in config.fig8_epochs:
-            f = config.fig8_epochs.index(epoch)
-            for j, (t, kind) in enumerate(zip([pixels_ana] + layers, ["pixels", "tanh", "tanh", "tanh", "logits"])):
-                t = t.double() / math.sqrt(t.shape[1])  # (n, d): distances become RMS per unit
-                edges = _dist_edges(t, kind, B).to(device)  # (B+1,)
-                w, btw = pairwise_distance_histograms(t, y_ana, edges)
-                dist_edges[f, j], dist_within[f, j], dist_between[f, j] = edges.cpu().numpy(), w.cpu().numpy(), btw.cpu().numpy()
-        net.train()
+    analysis = _Analysis(config, x_ana, y_ana, pixels_ana)
+    train_s = eval_s = 0.0
+    scale10k = 10000.0 / config.n_val
 
     n_steps = math.ceil(config.n_train / config.batch_size)
     bar = progress_bar(n_seeds * n_epochs * n_steps, progress, "MNIST: training", leave=False)
+    bar_analysis = progress_bar(n_epochs + 1, progress, "MNIST: analysis of the dropout model", leave=False,
+                                unit="epoch")
+    eval_phases = 4 if config.batch_norm else 3  # errors, noise off, (batch norm re-estimated), cosines
+    bar_eval = progress_bar(n_stacks * eval_phases, progress, "MNIST: evaluation", leave=False, unit="phase")
+
+    def analyse(stack: StackedMnistCNN, epoch: int) -> None:
+        analysis(stack.model(_DROPOUT), epoch)
+        if bar_analysis is not None:
+            bar_analysis.update(1)
+
+    def eval_done() -> None:
+        if bar_eval is not None:
+            bar_eval.update(1)
+
     for first in range(0, n_seeds, seeds_per_stack):
         chunk_seeds = list(range(first, min(n_seeds, first + seeds_per_stack)))
         models = []
@@ -427,9 +504,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
         noise_gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + 104729 + first)
         tracked = 0 in chunk_seeds  # the dropout model of seed 0 is measured every epoch
         if tracked:
-            t0 = time.perf_counter()
-            analyse(stack.model(_DROPOUT), 0)
-            analysis_s += time.perf_counter() - t0
+            analyse(stack, 0)
         for epoch in range(1, n_epochs + 1):
             t0 = time.perf_counter()
             perms = torch.stack([torch.randperm(config.n_train, generator=g) for g in order_gens])  # (S_c, N)
@@ -454,25 +529,25 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
             losses = (loss_sum / config.n_train).cpu().numpy().reshape(len(chunk_seeds), n_var)  # (S_c, V)
             train_loss[epoch - 1][:, chunk_seeds] = losses.T
             if tracked:
-                t0 = time.perf_counter()
-                analyse(stack.model(_DROPOUT), epoch)
-                analysis_s += time.perf_counter() - t0
+                analyse(stack, epoch)
         # Table 1 and Fig. 3 for this stack.
         t0 = time.perf_counter()
         stack.eval()
         stack.noisy_eval = config.noisy_eval
         wrong = _eval_errors(stack, x_val, y_val, noise_gen).numpy().reshape(len(chunk_seeds), n_var)  # (S_c, V)
+        errors[:, chunk_seeds] = wrong.T * scale10k
+        eval_done()
         stack.noisy_eval = False
         wrong_off = _eval_errors(stack, x_val, y_val, noise_gen).numpy().reshape(len(chunk_seeds), n_var)
-        scale10k = 10000.0 / config.n_val
-        errors[:, chunk_seeds] = wrong.T * scale10k
         errors_off[:, chunk_seeds] = wrong_off.T * scale10k
+        eval_done()
         if config.batch_norm:  # the same weights, batch norm re-estimated without dropout (a copy)
             recal = copy.deepcopy(stack).recalibrate_batch_norm(x_train, noise=config.noisy_eval, generator=noise_gen)
             recal.noisy_eval = config.noisy_eval
             wrong_bn = _eval_errors(recal, x_val, y_val, noise_gen).numpy().reshape(len(chunk_seeds), n_var)
             errors_bn[:, chunk_seeds] = wrong_bn.T * scale10k
             del recal
+            eval_done()
         for start in range(0, config.n_analysis, 250):  # chunks: 48 models × 10,000 images would not fit at once
             with torch.no_grad():
                 reps = stack.representations(x_ana[start:start + 250])  # 4 × (c, M, d_ℓ), noise and dropout off
@@ -482,60 +557,41 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, progress: bool 
                         c = cosine_similarities(r[:, i * n_var], r[:, i * n_var + v]).double().cpu()  # (c,)
                         cos_counts[v - 1, ell] += torch.histc(c, B, -1.0, 1.0).numpy()
                         cos_sum[v - 1, ell] += float(c.sum())
+        eval_done()
         eval_s += time.perf_counter() - t0
-    if bar is not None:
-        bar.close()
+    for b in (bar, bar_analysis, bar_eval):
+        if b is not None:
+            b.close()
 
     ep = np.arange(1, n_epochs + 1)
-    slopes = regression_slopes(unit_ent[1:], ep) if n_epochs >= 2 else np.zeros((K, LAYER_DIMS[2]))  # (K, 128)
-    cfg = asdict(config)
-    cfg["bin_sizes"] = list(config.bin_sizes)
-    cfg["fig8_epochs"] = list(config.fig8_epochs)
-    timings = {"train_s": round(train_s, 2), "analysis_s": round(analysis_s, 2), "eval_s": round(eval_s, 2),
-               "wall_s": round(time.perf_counter() - t_start, 2),
+    K = len(config.bin_sizes)
+    slopes = regression_slopes(analysis.unit_entropy[1:], ep) if n_epochs >= 2 else np.zeros((K, LAYER_DIMS[2]))
+    timings = {"train_s": round(train_s, 2), "analysis_s": round(analysis.seconds, 2), "eval_s": round(eval_s, 2),
                "train_s_per_model_epoch": round(train_s / (n_seeds * n_var * n_epochs), 4)}
     return MnistResults(
-        config=cfg, variants=[v[0] for v in VARIANTS], errors=errors, errors_noise_off=errors_off,
-        errors_bn_recalibrated=errors_bn,
-        train_loss=train_loss, two_bin_entropy=two_bin, unit_entropy=unit_ent, slopes=slopes,
+        config=config, provenance=Provenance.now(device, time.perf_counter() - t_start),
+        variants=_VARIANT_NAMES, errors=errors, errors_noise_off=errors_off, errors_bn_recalibrated=errors_bn,
+        train_loss=train_loss, two_bin_entropy=analysis.two_bin, unit_entropy=analysis.unit_entropy, slopes=slopes,
         cosine_edges=cos_edges.numpy(), cosine_counts=cos_counts, cosine_mean=cos_sum / (n_seeds * config.n_analysis),
-        dist_edges=dist_edges, dist_within=dist_within, dist_between=dist_between, timings=timings,
-        device=str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        dist_edges=analysis.dist_edges, dist_within=analysis.dist_within, dist_between=analysis.dist_between,
+        timings=timings,
     )
 
 
-def mnist_results(scale: str, *, progress: bool = True, **overrides) -> MnistResults:
-    """The chapter's results at ``scale``: stored ones (``full``, else ``book``) when
-    present and ``scale`` is not ``quick``; otherwise computed by :func:`run_mnist`."""
-    from ..results import find_stored_run
-
-    stored = find_stored_run("mnist", scale) if not overrides else None
-    if stored is not None:
-        return MnistResults.from_stored(stored)
-    return run_mnist(mnist_config(scale, **overrides), progress=progress)
+#: The record the command line ``python -m infoflow_core mnist`` and :func:`mnist_results` use.
+EXPERIMENT = Experiment("mnist", "Sections 2, 5.2: the MNIST CNNs (Table 1, Figs. 3, 7, 8)", MnistConfig,
+                        MnistResults, run_mnist)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m infoflow_core mnist --scale S --out DIR``."""
-    from ..results import save_run, stored_results_dir
+def mnist_results(scale: str | None = None, *, results_dir=None, recompute: bool = False, device=None,
+                  progress: bool = True) -> MnistResults:
+    """The chapter's results at ``scale`` (default: ``INFOFLOW_SCALE``, else ``book``).
 
-    parser = argparse.ArgumentParser(prog="python -m infoflow_core mnist", description=(
-        "Train the six MNIST CNNs of Table 1 for every seed and measure Figs. 3, 7, 8 and the per-unit slopes."))
-    parser.add_argument("--scale", choices=SCALES, default="book")
-    parser.add_argument("--out", default=None, help="output folder (default book/results/mnist/<scale>)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: the scale's)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    overrides = {"seed": args.seed}
-    if args.device:
-        overrides["device"] = args.device
-    config = mnist_config(args.scale, **overrides)
-    results = run_mnist(config, progress=not args.no_progress)
-    out = args.out or stored_results_dir("mnist", args.scale)
-    save_run(out, results.summary(), results.arrays(), device=results.device)
-    for row in results.table1():
-        print(f"{row['model']:<20} {row['mean']:8.1f} ± {row['std']:6.1f}   (paper {row['paper_mean']} ± "
-              f"{row['paper_std']})")
-    print(f"wrote {out} in {results.timings['wall_s']:.0f} s")
-    return 0
+    Stored results under ``<results_dir>/mnist/{full,book}/`` when they were made with
+    the code's preset (a stored run with another configuration raises
+    :class:`~infoflow_core.results.StaleResultsError`); computed by :func:`run_mnist`
+    at the ``quick`` scale, without stored results, or with ``recompute=True``. See
+    :func:`~infoflow_core.results.load_or_run`.
+    """
+    return load_or_run(EXPERIMENT, MnistConfig.for_scale(scale), results_dir=results_dir, recompute=recompute,
+                       device=device, progress=progress)

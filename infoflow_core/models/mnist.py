@@ -41,14 +41,23 @@ LAYER_DIMS = (16 * 14 * 14, 32 * 7 * 7, 128, 10)
 LAYER_NAMES = ("T1 (conv 1)", "T2 (conv 2)", "T3 (dense)", "T4 (logits)")
 
 
-def _check_p(p) -> float:
+def _check_p(p, name: str = "p") -> float:
+    """``p`` as a float after checking it is a dropout probability in [0, 1)."""
+    if isinstance(p, bool):
+        raise ValueError(f"{name} must be a number in [0, 1), got {p!r}")
     try:
-        p = float(p)
+        value = float(p)
     except (TypeError, ValueError):
-        raise ValueError(f"p must be a number in [0, 1), got {p!r}") from None
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"p must be in [0, 1) (a dropout probability), got {p}")
-    return p
+        raise ValueError(f"{name} must be a number in [0, 1), got {p!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1) (a dropout probability), got {value}")
+    return value
+
+
+def _init_weights_(weights: Sequence[torch.Tensor], generator: torch.Generator | None) -> None:
+    """Xavier-uniform ``weights`` in order, from ``generator`` (one model's layers)."""
+    for w in weights:
+        nn.init.xavier_uniform_(w, generator=generator)
 
 
 class MnistCNN(nn.Module):
@@ -98,9 +107,10 @@ class MnistCNN(nn.Module):
             return GaussianNoise(self.beta, generator=generator)
 
         self.reg1, self.reg2, self.reg3 = regulariser(), regulariser(), regulariser()
-        for layer in (self.conv1, self.conv2, self.fc1, self.fc2):
-            nn.init.xavier_uniform_(layer.weight, generator=generator)
-            nn.init.zeros_(layer.bias)
+        with torch.no_grad():
+            _init_weights_([self.conv1.weight, self.conv2.weight, self.fc1.weight, self.fc2.weight], generator)
+            for layer in (self.conv1, self.conv2, self.fc1, self.fc2):
+                layer.bias.zero_()
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, p={self.p}, batch_norm={self.batch_norm}"
@@ -134,19 +144,30 @@ class StackedMnistCNN(nn.Module):
         Noise standard deviations and dropout probabilities (per model).
     batch_norm : bool
         Per-model batch norm before each hidden tanh.
+    generator : torch.Generator, optional
+        Source of the initial weights: model by model, Xavier-uniform as in
+        :class:`MnistCNN` (per model's fan-in and fan-out), biases zero. Model ``m`` of
+        a stack built with a generator seeded ``s`` has the weights of the ``m``-th
+        :class:`MnistCNN` built one after the other from one generator seeded ``s``.
 
     Shape
     -----
     Input ``(n, M, 28, 28)`` (model ``m`` reads ``x[:, m]``) or ``(n, 28, 28)`` (every
     model reads the same images); output logits ``(n, M, 10)``.
+
+    Examples
+    --------
+    >>> stack = StackedMnistCNN([0.0, 0.1], [0.0, 0.0], generator=torch.Generator().manual_seed(0))
+    >>> stack.eval()(torch.zeros(3, 28, 28)).shape
+    torch.Size([3, 2, 10])
     """
 
     def __init__(self, betas: Sequence[float], ps: Sequence[float] | None = None, *,
-                 batch_norm: bool = True):
+                 batch_norm: bool = True, generator: torch.Generator | None = None):
         super().__init__()
-        betas = [check_beta(b, "betas", allow_zero=True) for b in betas]
+        betas = [check_beta(b, f"betas[{i}]", allow_zero=True) for i, b in enumerate(betas)]
         m = check_positive_int(len(betas), "len(betas)")
-        ps = [0.0] * m if ps is None else [_check_p(p) for p in ps]
+        ps = [0.0] * m if ps is None else [_check_p(p, f"ps[{i}]") for i, p in enumerate(ps)]
         if len(ps) != m:
             raise ValueError(f"ps must have one entry per model ({m}), got {len(ps)}")
         self.n_models = m
@@ -155,10 +176,16 @@ class StackedMnistCNN(nn.Module):
         self.register_buffer("ps", torch.tensor(ps))
         self.conv1 = nn.Conv2d(m, 16 * m, 5, padding=2, groups=m)
         self.conv2 = nn.Conv2d(16 * m, 32 * m, 5, padding=2, groups=m)
-        self.fc1_weight = nn.Parameter(torch.empty(m, 128, 32 * 7 * 7))
+        self.fc1_weight = nn.Parameter(torch.empty(m, 128, 32 * 7 * 7))  # (M, 128, 1568)
         self.fc1_bias = nn.Parameter(torch.zeros(m, 128))
-        self.fc2_weight = nn.Parameter(torch.empty(m, 10, 128))
+        self.fc2_weight = nn.Parameter(torch.empty(m, 10, 128))  # (M, 10, 128)
         self.fc2_bias = nn.Parameter(torch.zeros(m, 10))
+        with torch.no_grad():
+            for k in range(m):  # per-model slices: the fans of one model's layers
+                _init_weights_([self.conv1.weight[16 * k:16 * (k + 1)], self.conv2.weight[32 * k:32 * (k + 1)],
+                                self.fc1_weight[k], self.fc2_weight[k]], generator)
+            self.conv1.bias.zero_()
+            self.conv2.bias.zero_()
         if batch_norm:
             self.bn1, self.bn2, self.bn3 = nn.BatchNorm2d(16 * m), nn.BatchNorm2d(32 * m), nn.BatchNorm1d(128 * m)
         else:
@@ -177,7 +204,9 @@ class StackedMnistCNN(nn.Module):
         if any(mdl.batch_norm != bn for mdl in models):
             raise ValueError("models must all use batch norm or all not")
         first = next(models[0].parameters())
-        stack = cls([mdl.beta for mdl in models], [mdl.p for mdl in models], batch_norm=bn)
+        # every parameter is overwritten below; a fixed generator keeps the global RNG untouched
+        stack = cls([mdl.beta for mdl in models], [mdl.p for mdl in models], batch_norm=bn,
+                    generator=torch.Generator().manual_seed(0))
         stack = stack.to(device=first.device, dtype=first.dtype)
         with torch.no_grad():
             stack.conv1.weight.copy_(torch.cat([mdl.conv1.weight for mdl in models]))  # (16M, 1, 5, 5)
@@ -199,8 +228,8 @@ class StackedMnistCNN(nn.Module):
 
     def model(self, m: int) -> MnistCNN:
         """A standalone :class:`MnistCNN` with model ``m``'s parameters (a copy)."""
-        if not 0 <= m < self.n_models:
-            raise ValueError(f"m must be in [0, {self.n_models}), got {m}")
+        if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < self.n_models:
+            raise ValueError(f"m must be an integer in [0, {self.n_models}), got {m!r}")
         ref = self.fc1_weight
         net = MnistCNN(float(self.betas[m]), float(self.ps[m]), batch_norm=self.batch_norm)
         net = net.to(device=ref.device, dtype=ref.dtype)
@@ -221,17 +250,23 @@ class StackedMnistCNN(nn.Module):
 
     @torch.no_grad()
     def recalibrate_batch_norm(self, x: torch.Tensor, *, noise: bool = True, generator: torch.Generator | None = None,
-                               chunk: int = 250) -> "StackedMnistCNN":
+                               chunk_size: int = 250) -> "StackedMnistCNN":
         """Re-estimate every batch-norm running mean and variance on the inputs ``x``
         (shape ``(n, 28, 28)``) in the *evaluation* configuration: dropout off, Gaussian
         noise on (``noise=True``, as with ``noisy_eval``) or off. The statistics are
         plain averages over the chunks. Training with dropout (or noise) makes the
         stored statistics describe the noisy activations; evaluating without it then
         feeds batch norm a different variance (the "variance shift" of Li et al., 2019).
-        Returns ``self`` in eval mode."""
+        ``chunk_size`` images go through at a time. Each batch-norm module keeps its own
+        ``momentum`` afterwards. Returns ``self`` in eval mode."""
+        if x.dim() != 3 or tuple(x.shape[1:]) != (28, 28) or x.shape[0] == 0:
+            raise ValueError(f"x must have shape (n, 28, 28) with n >= 1, got {tuple(x.shape)}")
+        chunk_size = check_positive_int(chunk_size, "chunk_size")
         if not self.batch_norm:
             return self.eval()
-        for bn in (self.bn1, self.bn2, self.bn3):
+        norms = (self.bn1, self.bn2, self.bn3)
+        saved_momenta = [bn.momentum for bn in norms]
+        for bn in norms:
             bn.reset_running_stats()
             bn.momentum = None  # cumulative average over the chunks
         saved_betas = self.betas.clone()
@@ -240,13 +275,13 @@ class StackedMnistCNN(nn.Module):
         self.train()
         self.dropout_enabled = False
         try:
-            for start in range(0, x.shape[0], chunk):
-                self(x[start:start + chunk], generator)
+            for start in range(0, x.shape[0], chunk_size):
+                self(x[start:start + chunk_size], generator)
         finally:
             self.dropout_enabled = True
             self.betas.copy_(saved_betas)
-            for bn in (self.bn1, self.bn2, self.bn3):
-                bn.momentum = 0.1
+            for bn, momentum in zip(norms, saved_momenta):
+                bn.momentum = momentum
         return self.eval()
 
     def _regularise(self, h: torch.Tensor, channels: int, generator: torch.Generator | None) -> torch.Tensor:

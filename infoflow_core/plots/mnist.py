@@ -1,5 +1,10 @@
 """Figures of the MNIST CNN chapter (Table 1, Figs. 3, 7, 8 and the per-unit
-binned entropies), each from a :class:`~infoflow_core.experiments.mnist.MnistResults`."""
+binned entropies), each from a :class:`~infoflow_core.experiments.mnist.MnistResults`
+(entropies in nats).
+
+>>> len(plot_digits(np.zeros((3, 28, 28), dtype=np.uint8), [0, 1, 2]).data)
+3
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._render import slider_steps
+from .._validation import check_positive_int
+from ._render import slider, slider_steps
 
 __all__ = ["plot_digits", "plot_table1", "plot_cosine_histograms", "plot_two_bin_entropy", "plot_unit_entropy",
            "plot_distance_histograms"]
@@ -20,15 +26,18 @@ _COLORS = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3"]
 
 def _scale_note(results) -> str:
     c = results.config
-    return (f"{c['scale']} scale: {c['n_train']} training images, {c['epochs']} epochs, "
-            f"{c['n_seeds']} seeds")
+    return f"{c.scale} scale: {c.n_train} training images, {c.epochs} epochs, {c.n_seeds} seeds"
 
 
 def plot_digits(images, labels) -> go.Figure:
     """A row of MNIST digits (``images`` uint8 of shape (k, 28, 28)) titled by label."""
     images = np.asarray(images)
-    labels = [int(v) for v in np.asarray(labels)]
+    labels = [int(v) for v in np.asarray(labels).reshape(-1)]
+    if images.ndim != 3 or images.shape[0] == 0 or images.shape[1:] != (28, 28):
+        raise ValueError(f"images must have shape (k, 28, 28) with k >= 1, got {images.shape}")
     k = images.shape[0]
+    if len(labels) != k:
+        raise ValueError(f"labels must hold one label per image ({k}), got {len(labels)}")
     fig = make_subplots(rows=1, cols=k, subplot_titles=[f"label {v}" for v in labels], horizontal_spacing=0.01)
     for i in range(k):
         fig.add_trace(go.Heatmap(z=images[i][::-1], colorscale="gray_r", zmin=0, zmax=255, showscale=False,
@@ -86,7 +95,7 @@ def plot_two_bin_entropy(results) -> go.Figure:
     """Fig. 7: H(Bin(T_ℓ)) with two bins per unit, [−1, 0] and (0, 1], for the dropout
     model across epochs, with the ceiling ln n (n analysis images)."""
     ep = results.epochs
-    n = results.config["n_analysis"]
+    n = results.config.n_analysis
     fig = go.Figure()
     for ell in range(4):
         fig.add_scatter(x=ep, y=results.two_bin_entropy[:, ell], mode="lines+markers", name=_LAYERS[ell],
@@ -102,8 +111,12 @@ def plot_unit_entropy(results, n_units_shown: int = 12) -> go.Figure:
     """H(Bin(T_3(k))) per unit k of layer 3 across epochs, one slider step per bin size:
     a few units' curves, the mean over the 128 units ± one std, and in the title the
     mean ± std of the per-unit regression slopes (epochs 1..E)."""
+    n_units = np.asarray(results.unit_entropy).shape[-1]
+    n_units_shown = check_positive_int(n_units_shown, "n_units_shown")
+    if n_units_shown > n_units:
+        raise ValueError(f"n_units_shown must be <= {n_units} (the units of layer 3), got {n_units_shown}")
     ep = results.epochs
-    sizes = results.config["bin_sizes"]
+    sizes = results.config.bin_sizes
     fig = go.Figure()
     per_step = n_units_shown + 1
     titles, labels = [], []
@@ -122,7 +135,7 @@ def plot_unit_entropy(results, n_units_shown: int = 12) -> go.Figure:
                       f"nats/epoch ({100 * (s < 0).mean():.0f}% of units negative)")
     steps = slider_steps(labels, per_step, titles=titles)
     fig.update_layout(title_text=titles[0], xaxis_title="epoch", yaxis_title="entropy (nats)", height=440,
-                      sliders=[dict(active=0, currentvalue=dict(prefix="bin size: "), steps=steps, pad=dict(t=50))])
+                      sliders=slider(steps, "bin size: ", active=0, pad_top=50))
     return fig
 
 
@@ -131,7 +144,7 @@ def plot_distance_histograms(results) -> go.Figure:
     analysis images, in pixel space and layers 1–4 of the dropout model, one slider
     step per epoch. Distances are RMS per unit (‖t_i − t_j‖ / sqrt(d)); each histogram
     is normalised to a density."""
-    epochs = results.config["fig8_epochs"]
+    epochs = results.config.fig8_epochs
     titles_sub = ["pixels"] + _LAYERS
     fig = make_subplots(rows=1, cols=5, subplot_titles=titles_sub)
     for f, epoch in enumerate(epochs):
@@ -149,11 +162,10 @@ def plot_distance_histograms(results) -> go.Figure:
                                          hovertemplate=f"{kind}<br>distance %{{x:.3f}}<extra></extra>"),
                               row=1, col=j + 1)
     labels = [f"{e}" for e in epochs]
-    titles = [f"Fig. 8: pairwise distances (RMS per unit), epoch {e} of {results.config['epochs']}" for e in epochs]
+    titles = [f"Fig. 8: pairwise distances (RMS per unit), epoch {e} of {results.config.epochs}" for e in epochs]
     steps = slider_steps(labels, 10, titles=titles)
     fig.update_xaxes(title_text="distance / √d")
     fig.update_yaxes(title_text="density", col=1)
     fig.update_layout(title_text=titles[-1], height=420, legend=dict(orientation="h", y=-0.45),
-                      sliders=[dict(active=len(epochs) - 1, currentvalue=dict(prefix="epoch: "), steps=steps,
-                                    pad=dict(t=60))])
+                      sliders=slider(steps, "epoch: ", active=len(epochs) - 1, pad_top=60))
     return fig
