@@ -1,5 +1,15 @@
 """Figures of Section 5.1 (the SZT network): one function per figure, each taking a
-results object of :mod:`infoflow_core.experiments.szt` and returning a plotly Figure."""
+results object of :mod:`infoflow_core.experiments.szt` (a network's
+:class:`~infoflow_core.experiments.szt.NetworkResults`, the
+:class:`~infoflow_core.experiments.szt.DeterministicResults` or the
+:class:`~infoflow_core.experiments.szt.DPIResults`) and returning a plotly Figure.
+
+>>> from infoflow_core.experiments.szt import DPIResults
+>>> mi = np.array([[8.3, 8.2, 8.0, 6.0, 4.0]])
+>>> fig = plot_dpi_realizations(DPIResults("tanh", 100, 0.005, np.array([1]), mi, 0.01 + 0 * mi, mi, 0 * mi))
+>>> len(fig.data)
+5
+"""
 
 from __future__ import annotations
 
@@ -9,7 +19,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._render import slider_steps
+from ..experiments.szt.analysis import bin_centres, hbin_correlations
+from ._render import slider, slider_steps
 
 __all__ = [
     "plot_information", "plot_layer_scatter", "plot_distance_histograms", "plot_binning",
@@ -33,10 +44,6 @@ def _log_thin(n: int, k: int = 600) -> np.ndarray:
     return np.unique(np.round(np.logspace(0, np.log10(n), k)).astype(int) - 1)
 
 
-def _slider(steps, prefix: str) -> list[dict]:
-    return [{"active": 0, "currentvalue": {"prefix": prefix}, "pad": {"t": 40}, "steps": steps}]
-
-
 def plot_information(result, *, title: str | None = None) -> go.Figure:
     """Fig. 5 (left column): I(X; T_ℓ) per layer across epochs with ±2 standard-error
     bars, the train and test loss of the noiseless network below, and H(Bin(T_ℓ))
@@ -44,7 +51,7 @@ def plot_information(result, *, title: str | None = None) -> go.Figure:
 
     Parameters
     ----------
-    result : SZTResult
+    result : NetworkResults
     """
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.45, 0.2, 0.35])
     ep = result.epochs
@@ -91,11 +98,11 @@ def plot_layer_scatter(result, *, layer: int | None = None) -> go.Figure:
     epochs = [int(e) for e in result.snapshot_epochs]
     name = f"T{result.n_layers}"
     titles = [f"{name} at epoch {e}: {_title(result)}" for e in epochs]
-    fig.update_layout(sliders=_slider(slider_steps([str(e) for e in epochs], 2, titles=titles), "epoch "),
+    fig.update_layout(sliders=slider(slider_steps([str(e) for e in epochs], 2, titles=titles), "epoch "),
                       title={"text": titles[0]}, height=600,
                       scene={"xaxis_title": "unit 1", "yaxis_title": "unit 2", "zaxis_title": "unit 3",
                              "aspectmode": "cube"})
-    if result.config.get("activation") == "tanh":
+    if result.config.activation == "tanh":
         rng = [-1.05, 1.05]
         fig.update_layout(scene={"xaxis": {"range": rng}, "yaxis": {"range": rng}, "zaxis": {"range": rng}})
     return fig
@@ -105,8 +112,6 @@ def plot_distance_histograms(result) -> go.Figure:
     """Fig. 6: histograms (fractions of pairs, log-spaced distance bins) of within- and
     between-class pairwise distances of T_ℓ for each layer, with a slider over the
     snapshot epochs."""
-    from ..experiments.szt import _bin_centres
-
     hw, hb = result.hist_within, result.hist_between  # (S, L, B)
     if hw.shape[0] == 0:
         raise ValueError("result has no pairwise-distance histograms (config histograms=False)")
@@ -116,7 +121,7 @@ def plot_distance_histograms(result) -> go.Figure:
                         shared_yaxes=True)
     for s in range(n_s):
         for k in range(n_l):
-            mids = _bin_centres(result.hist_edges[k])
+            mids = bin_centres(result.hist_edges[k])
             for counts, name, color in ((hw[s, k], "within class", "#1f77b4"), (hb[s, k], "between classes", "#d62728")):
                 frac = counts / max(1, counts.sum())
                 fig.add_trace(go.Scatter(x=mids, y=frac, mode="lines", line={"shape": "hvh", "color": color, "width": 1},
@@ -125,7 +130,7 @@ def plot_distance_histograms(result) -> go.Figure:
     epochs = [int(e) for e in result.snapshot_epochs]
     titles = [f"Pairwise distances at epoch {e}: {_title(result)}" for e in epochs]
     fig.update_layout(height=380, title={"text": titles[0]},
-                      sliders=_slider(slider_steps([str(e) for e in epochs], 2 * n_l, titles=titles), "epoch "))
+                      sliders=slider(slider_steps([str(e) for e in epochs], 2 * n_l, titles=titles), "epoch "))
     fig.update_xaxes(title_text="distance", type="log" if log_x else "linear", dtick=1 if log_x else None)
     fig.update_yaxes(title_text="fraction of pairs", col=1)
     return fig
@@ -148,15 +153,13 @@ def plot_binning(binning) -> go.Figure:
                   annotation_text="ln 4096", annotation_position="bottom right")
     fig.update_layout(title={"text": titles[0]}, height=450, xaxis={"type": "log", "title": "epoch"},
                       yaxis={"title": "I(X; Bin(T_ℓ)) [nats]", "range": [0, 8.8]},
-                      sliders=_slider(slider_steps(labels, n_l, titles=titles), "bin size "))
+                      sliders=slider(slider_steps(labels, n_l, titles=titles), "bin size "))
     return fig
 
 
 def plot_hbin_vs_information(result) -> go.Figure:
     """H(Bin(T_ℓ)) (bins of 10β) against I(X; T_ℓ) over the measured epochs, one panel
     per layer, with the Pearson correlation in each panel's title."""
-    from ..experiments.szt import hbin_correlations
-
     r = hbin_correlations(result)
     n_l = result.n_layers
     fig = make_subplots(rows=1, cols=n_l, subplot_titles=[f"T{k + 1}: r = {r[k]:.2f}" for k in range(n_l)],
@@ -183,7 +186,7 @@ def plot_dpi_realizations(dpi) -> go.Figure:
         fig.add_trace(go.Scatter(x=dpi.n_x, y=dpi.mi[:, k], mode="lines+markers", name=f"T{k + 1}",
                                  line={"color": _LAYER_COLORS[k % len(_LAYER_COLORS)]},
                                  error_y={"type": "data", "array": 2 * dpi.mi_stderr[:, k], "visible": True}))
-    fig.update_layout(title={"text": f"Realizations per input and the DPI ({dpi.experiment}, epoch {dpi.epoch})"},
+    fig.update_layout(title={"text": f"Realizations per input and the DPI ({dpi.network}, epoch {dpi.epoch})"},
                       xaxis={"type": "log", "title": "realizations per input n_x"},
                       yaxis={"title": "I(X; T_ℓ) [nats]"}, height=420)
     return fig

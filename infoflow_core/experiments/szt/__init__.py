@@ -1,0 +1,98 @@
+"""Section 5.1 of the paper: the noisy SZT networks (Figs. 1, 5 and 6).
+
+One run, :func:`run_szt`, does all of it for an :class:`SZTConfig`:
+
+* each noisy 12-10-7-5-4-3-2 network of ``config.networks`` (tanh, tanh with
+  orthonormality regularization, linear, ReLU) is trained and, at log-spaced epochs,
+  measured: I(X; T_ℓ) for every hidden layer by the SP estimator (equation (1)),
+  H(Bin(T_ℓ)) with bins of 10β, within/between-class distance histograms and
+  layer-5 snapshots (Fig. 5(a, b, c), the ReLU network, Fig. 6);
+* the deterministic network (β = 0): H(Bin(T_ℓ)) for several bin sizes (Fig. 1);
+* the data-processing inequality as a check: I per layer of the final tanh network
+  against the number of noise realizations per input.
+
+Chapters call :func:`szt_results` (stored results at the book scale, a run at the
+quick scale); ``python -m infoflow_core szt --scale S --out DIR`` stores a run.
+
+Modules: :mod:`.config` (configuration, presets, per-network settings),
+:mod:`.training` (train loop), :mod:`.measure` (information, binning, histograms),
+:mod:`.analysis` (numbers and the checked report), :mod:`.results` (results types).
+
+>>> EXPERIMENT.name, EXPERIMENT.config_type is SZTConfig
+('szt', True)
+"""
+
+from __future__ import annotations
+
+import time
+
+from ...data.szt import szt_data
+from ...results import Provenance, load_or_run
+from .._common import Experiment, resolve_device
+from .analysis import (bin_centres, compression_summary, describe_network, distance_summary, dpi_check,
+                       hbin_correlations, overfitting_onset, report)
+from .config import (DETERMINISTIC_BIN_SIZES, NETWORK_ACTIVATIONS, NETWORKS, QUICK_SEED, NetworkConfig, SZTConfig,
+                     snapshot_subset)
+from .measure import dpi_realizations, estimate_information, histogram_edges, measure_deterministic, measure_noisy
+from .results import DeterministicResults, DPIResults, NetworkResults, SZTResults
+from .training import build_model, single_thread, train_network
+
+__all__ = [
+    "SZTConfig", "NetworkConfig", "NETWORKS", "NETWORK_ACTIVATIONS", "DETERMINISTIC_BIN_SIZES", "QUICK_SEED",
+    "snapshot_subset", "SZTResults", "NetworkResults", "DeterministicResults", "DPIResults",
+    "build_model", "single_thread", "train_network", "estimate_information", "histogram_edges", "measure_noisy",
+    "measure_deterministic", "dpi_realizations", "compression_summary", "overfitting_onset", "hbin_correlations",
+    "bin_centres", "distance_summary", "dpi_check", "describe_network", "report",
+    "run_szt", "szt_results", "EXPERIMENT",
+]
+
+
+def run_szt(config: SZTConfig, *, device=None, progress: bool = True) -> SZTResults:
+    """Run the SZT experiments of ``config``.
+
+    Every network (and the deterministic one) is trained on the split of
+    ``szt_data(config.seed)`` from the seeds of :meth:`SZTConfig.network`; the DPI
+    check re-estimates the final ``"tanh"`` network with seed ``config.seed + 4``.
+
+    Parameters
+    ----------
+    config : SZTConfig
+    device : str or torch.device, optional
+        Default: CUDA when available, else the CPU.
+    progress : bool
+        Progress bars.
+
+    Returns
+    -------
+    SZTResults
+    """
+    t0 = time.perf_counter()
+    dev = resolve_device(device)
+    data = szt_data(config.seed)
+    networks = {name: measure_noisy(config.network(name), data, dev, progress=progress) for name in config.networks}
+    deterministic = None
+    if config.deterministic:
+        deterministic = measure_deterministic(config.network("deterministic"), data, dev, progress=progress)
+    dpi = None
+    if config.dpi:
+        dpi = dpi_realizations(networks["tanh"], config.dpi_n_x, n_mc=config.n_mc, n_mc_given_x=config.n_mc_given_x,
+                               seed=config.seed + 4, device=dev, progress=progress)
+    return SZTResults(config=config, networks=networks, deterministic=deterministic, dpi=dpi,
+                      provenance=Provenance.now(dev, time.perf_counter() - t0))
+
+
+def szt_results(scale: str | None = None, *, results_dir=None, recompute: bool = False, device=None,
+                progress: bool = True) -> SZTResults:
+    """The SZT results a chapter shows at ``scale`` (default ``INFOFLOW_SCALE``, else book).
+
+    Stored results under ``<results_dir>/szt/<scale>/`` when they match
+    ``SZTConfig.for_scale(scale)`` (a stale stored run raises
+    :class:`~infoflow_core.results.StaleResultsError`), else a run; the quick scale
+    always runs. See :func:`~infoflow_core.results.load_or_run`.
+    """
+    return load_or_run(EXPERIMENT, SZTConfig.for_scale(scale), results_dir=results_dir, recompute=recompute,
+                       device=device, progress=progress)
+
+
+#: The record the command line ``python -m infoflow_core szt`` uses.
+EXPERIMENT = Experiment("szt", "Section 5.1: the noisy SZT networks (Figs. 1, 5, 6)", SZTConfig, SZTResults, run_szt)
