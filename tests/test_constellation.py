@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from infoflow_core.__main__ import main as cli_main
+from infoflow_core.entropy import gm_density
 from infoflow_core.experiments import constellation as C
+from infoflow_core.experiments.constellation import ConstellationConfig, ConstellationResults, run_constellation
 from infoflow_core.plots import constellation as plots
+from infoflow_core.scales import SCALES
 
 
 def test_far_apart_points_carry_ln_n_exactly_in_1d():
@@ -90,17 +94,62 @@ def test_constellation_geometry():
     assert two.shape == (9, 2) and abs(two.mean()) < 1e-15
 
 
-def test_sweep_and_figures():
-    cfg = C.constellation_config("quick")
-    cfg.update(betas=[0.01, 0.1, 1.0], merges=[0.0, 0.5, 1.0])
-    sweep = C.run_constellation_sweep(cfg, dim=1, progress=False)
+@pytest.fixture(scope="module")
+def small_run():
+    cfg = ConstellationConfig.for_scale("quick", betas=(0.01, 0.1, 1.0), betas_2d=(0.01, 1.0), merges=(0.0, 0.5, 1.0),
+                                        n_mc=2000)
+    return run_constellation(cfg, device="cpu", progress=False)
+
+
+def test_run_and_figures(small_run):
+    sweep = small_run.sweep(1)
     assert sweep.mi.shape == (3, 3) and sweep.n_points == 16 and sweep.n_clusters == 4
     assert np.all(sweep.lower <= sweep.mi + 1e-9) and np.all(sweep.mi <= sweep.upper + 1e-9)
-    for fig, per_step in ((plots.constellation_density_figure(sweep, beta=0.1), 2),
-                          (plots.information_vs_beta_figure(sweep, active_merge=0.5), 4)):
+    two = small_run.sweep(2)
+    assert two.mi.shape == (3, 2) and two.points.shape == (3, 36, 2) and (two.n_points, two.n_clusters) == (36, 9)
+    # Monte Carlo within 4 s.e. of the bounds' band
+    assert np.all(two.mi > two.lower - 4 * two.stderr) and np.all(two.mi < two.upper + 4 * two.stderr)
+    for fig, per_step in ((plots.plot_constellation_density(small_run, beta=0.1), 2),
+                          (plots.plot_information_vs_beta(small_run, active_merge=0.5), 4),
+                          (plots.plot_information_vs_beta(small_run, dim=2), 4),
+                          (plots.plot_constellation_2d(small_run), 2)):
         steps = fig.layout.sliders[0].steps
         assert len(steps) == 3 and len(fig.data) == 3 * per_step
         assert all(len(s.args[0]["visible"]) == len(fig.data) for s in steps)
+    assert len(plots.plot_information_vs_merge(small_run).data) == 5
+    assert len(plots.plot_bounds_gap(small_run, merges=(0.0, 1.0)).data) == 4
+
+
+def test_density_figure_draws_the_mixture_density(small_run):
+    # the figure's curve is entropy.gm_density of the points (one home for the density)
+    fig = plots.plot_constellation_density(small_run, beta=0.1, n_grid=50)
+    t, p = np.asarray(fig.data[0].x), np.asarray(fig.data[0].y)
+    pts = small_run.sweep(1).points[0, :, 0]
+    ref = np.exp(-0.5 * ((t[:, None] - pts[None, :]) / 0.1) ** 2).mean(1) / (0.1 * math.sqrt(2 * math.pi))
+    np.testing.assert_allclose(p, ref, rtol=1e-6, atol=1e-30)  # float32 in the figure
+    np.testing.assert_allclose(gm_density(torch.from_numpy(pts), 0.1, torch.from_numpy(t)).numpy(), ref, rtol=1e-12)
+
+
+def test_same_seed_same_run_save_load_and_command_line(tmp_path, small_run):
+    again = run_constellation(small_run.config, device="cpu", progress=False)
+    back = ConstellationResults.load(small_run.save(tmp_path / "saved"), expected_config=small_run.config)
+    for name in ConstellationResults.ARRAYS:
+        np.testing.assert_array_equal(getattr(again, name), getattr(small_run, name))
+        np.testing.assert_array_equal(getattr(back, name), getattr(small_run, name))
+    out = tmp_path / "cli"
+    assert cli_main(["constellation", "--scale", "quick", "--out", str(out), "--device", "cpu", "--no-progress",
+                     "--set", "betas=[0.1]", "--set", "betas_2d=[0.1]", "--set", "merges=[0.0, 1.0]",
+                     "--set", "n_mc=100"]) == 0
+    assert ConstellationResults.load(out).sweep(2).mi.shape == (2, 1)
+
+
+def test_scales_keep_their_former_values():
+    assert {s: ConstellationConfig.for_scale(s).n_mc for s in SCALES} == {"quick": 4000, "book": 20000, "full": 100000}
+    c = ConstellationConfig.for_scale("book")
+    assert (c.n_points, c.n_clusters, c.n_points_2d, c.n_clusters_2d, c.spacing, c.seed) == (16, 4, 6, 3, 1.0, 2019)
+    assert c.betas == tuple(np.round(np.logspace(-2, 2, 41), 6).tolist())
+    assert c.betas_2d == tuple(np.round(np.logspace(-2, 2, 17), 6).tolist())
+    assert c.merges == (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 def test_bad_input_raises():
@@ -114,3 +163,13 @@ def test_bad_input_raises():
         C.constellation_information(np.zeros(3), 0.1)
     with pytest.raises(ValueError, match="beta"):
         C.constellation_information(np.zeros((3, 1)), 0.0)
+    with pytest.raises(ValueError, match="n_clusters=3 must divide n_points=16"):
+        ConstellationConfig.for_scale("quick", n_clusters=3)
+    with pytest.raises(ValueError, match="merges"):
+        ConstellationConfig.for_scale("quick", merges=(0.0, 1.5))
+    with pytest.raises(ValueError, match="betas_2d"):
+        ConstellationConfig.for_scale("quick", betas_2d=(0.1, -1.0))
+    with pytest.raises(ValueError, match="config"):
+        run_constellation({"n_mc": 10})
+    with pytest.raises(ValueError, match="dim"):
+        ConstellationResults.sweep(None, 3)

@@ -24,24 +24,27 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .._validation import check_positive_int
+from .._validation import check_positive, check_positive_int
 from ..binning import binned_entropy
-from ..scales import SCALES
+from ..models.szt import SZTNet
+from ..results import ExperimentResults, Provenance, load_or_run
+from ._common import Experiment, ExperimentConfig, log_epochs, progress_iter, resolve_device
 
 __all__ = [
+    "DEFAULT_BIN_SIZES",
     "BinningConfig",
     "BinningResults",
-    "binning_config",
     "binary_inputs",
-    "record_epochs",
     "run_binning",
+    "binning_results",
+    "EXPERIMENT",
 ]
 
 #: Bin sizes (in units of a tanh output, range (−1, 1)) shown in the chapter:
@@ -49,14 +52,15 @@ __all__ = [
 DEFAULT_BIN_SIZES = (2.0, 1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 3e-3, 1e-3, 1e-4, 1e-5, 1e-6, 1e-8, 1e-10, 1e-12)
 
 
-@dataclass(frozen=True)
-class BinningConfig:
+@dataclass(frozen=True, kw_only=True)
+class BinningConfig(ExperimentConfig):
     """Everything that defines a run of :func:`run_binning`.
+
+    Build it with ``BinningConfig.for_scale(scale, **overrides)``; the scales differ
+    only in ``epochs`` and ``n_records`` (``quick``: 1500 and 25, ≤ 10 s on one core).
 
     Attributes
     ----------
-    scale : str
-        ``quick``, ``book`` or ``full`` (only ``epochs`` and ``n_records`` differ).
     n_bits : int
         Inputs are all ``2**n_bits`` vectors of ``{−1, +1}^n_bits`` (needs ≥ 6).
     widths : tuple of int
@@ -66,52 +70,50 @@ class BinningConfig:
     lr : float
         Adam's learning rate (the authors' SZT runs: Adam, 4·10⁻⁴).
     n_records : int
-        About how many epochs (log-spaced, epoch 0 included) are measured.
+        About how many epochs are measured: epoch 0 and the distinct epochs of
+        ``log_epochs(epochs, n_records − 1)``.
     bin_sizes : tuple of float
         Bin widths for ``H(Bin(T_ℓ))``, on the tanh range (−1, 1).
     seed : int
         Seed of the initial weights (the data are fixed).
+
+    Examples
+    --------
+    >>> BinningConfig.for_scale("quick").epochs, BinningConfig.for_scale("full", lr=0.003).lr
+    (1500, 0.003)
     """
 
-    scale: str = "book"
+    PRESETS: ClassVar[dict] = {
+        "quick": dict(epochs=1500, n_records=25),
+        "book": {},
+        "full": dict(epochs=20000, n_records=80),
+    }
+
     n_bits: int = 9
     widths: tuple = (9, 8, 6, 5, 4, 3, 2)
     epochs: int = 4000
     lr: float = 0.01
     n_records: int = 40
     bin_sizes: tuple = DEFAULT_BIN_SIZES
-    seed: int = 0
 
-    def __post_init__(self):
-        if self.scale not in SCALES:
-            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+    def validate(self) -> None:
         check_positive_int(self.n_bits, "n_bits", minimum=6)
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.n_records, "n_records", minimum=2)
         if len(self.widths) < 3 or self.widths[0] != self.n_bits or self.widths[-1] != 2:
             raise ValueError(f"widths must run from n_bits={self.n_bits} to 2 logits through ≥ 1 hidden layer, "
                              f"got {self.widths}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        check_positive(self.lr, "lr")
         if not self.bin_sizes or min(self.bin_sizes) <= 0:
             raise ValueError(f"bin_sizes must be positive numbers, got {self.bin_sizes}")
 
+    def record_epochs(self) -> tuple[int, ...]:
+        """The measured epochs: ``log_epochs(epochs, n_records − 1, include_zero=True)``.
 
-def binning_config(scale: str, **overrides) -> BinningConfig:
-    """The configuration used at ``scale`` (``quick``: ≤ 10 s on one CPU core).
-
-    >>> binning_config("quick").epochs
-    1500
-    """
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    sizes = {
-        "quick": dict(epochs=1500, n_records=25),
-        "book": dict(epochs=4000, n_records=40),
-        "full": dict(epochs=20000, n_records=80),
-    }[scale]
-    sizes.update(overrides)
-    return BinningConfig(scale=scale, **sizes)
+        >>> BinningConfig.for_scale("book", epochs=100, n_records=6).record_epochs()
+        (0, 1, 3, 10, 32, 100)
+        """
+        return log_epochs(self.epochs, self.n_records - 1, include_zero=True)
 
 
 def binary_inputs(n_bits: int, *, dtype=torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,71 +141,82 @@ def binary_inputs(n_bits: int, *, dtype=torch.float64, device=None) -> tuple[tor
     return x, labels
 
 
-def record_epochs(epochs: int, n_records: int) -> np.ndarray:
-    """About ``n_records`` log-spaced distinct epochs in ``[0, epochs]``, 0 and ``epochs`` included.
-
-    >>> record_epochs(100, 5).tolist()
-    [0, 1, 5, 22, 100]
-    """
-    epochs = check_positive_int(epochs, "epochs")
-    n_records = check_positive_int(n_records, "n_records", minimum=2)
-    grid = np.unique(np.round(np.logspace(0, math.log10(epochs), n_records - 1)).astype(int))
-    return np.concatenate([[0], grid])
-
-
-@dataclass
-class BinningResults:
+@dataclass(kw_only=True)
+class BinningResults(ExperimentResults):
     """What :func:`run_binning` measured.
 
     Attributes
     ----------
     config : BinningConfig
-    epochs : ndarray of int, shape (n_rec,)
+    epochs : ndarray of int, shape (E,)
         The measured epochs (0 = before training).
-    bin_sizes : ndarray, shape (n_bins,)
-    layer_widths : tuple of int
-        Widths of the hidden layers T_1 … T_L.
-    h_binned : ndarray, shape (n_rec, n_layers, n_bins)
-        ``H(Bin(T_ℓ)) = I(X; Bin(T_ℓ))`` in nats.
-    h_x : float
-        ``H(X) = ln n`` in nats: the true ``I(X; T_ℓ)`` of an injective map.
-    min_distance : ndarray, shape (n_rec, n_layers)
+    bin_sizes : ndarray, shape (K,)
+    h_bin : ndarray, shape (E, K, L)
+        ``H(Bin(T_ℓ)) = I(X; Bin(T_ℓ))`` in nats, per epoch, bin size and hidden layer
+        (the layout of the SZT experiment's ``h_bin``).
+    min_distance : ndarray, shape (E, L)
         Smallest Euclidean distance between the representations of two distinct inputs.
-    n_distinct : ndarray of int, shape (n_rec, n_layers)
+    n_distinct : ndarray of int, shape (E, L)
         Number of distinct representation vectors (exact float64 equality): n for an
         injective map.
-    loss, accuracy : ndarray, shape (n_rec,)
+    loss, accuracy : ndarray, shape (E,)
         Cross-entropy (nats) and accuracy on the n inputs at each measured epoch.
-    representations : tuple of ndarray, one per layer, shape (n_rec, n, d_ℓ)
+    representations : tuple of L ndarrays, each shape (E, n, d_ℓ)
         The representations ``T_ℓ = f_ℓ(x)`` of all inputs at each measured epoch
-        (row i is input i of :func:`binary_inputs`).
+        (row i is input i of :func:`binary_inputs`); stored as ``representations_ℓ``.
     labels : ndarray of int, shape (n,)
-    wall_time_s : float
+    provenance : Provenance
     """
 
-    config: BinningConfig
+    experiment: ClassVar[str] = "binning"
+    config_type: ClassVar[type] = BinningConfig
+    ARRAYS: ClassVar[tuple[str, ...]] = ("epochs", "bin_sizes", "h_bin", "min_distance", "n_distinct", "loss",
+                                         "accuracy", "labels")
+
     epochs: np.ndarray
     bin_sizes: np.ndarray
-    layer_widths: tuple
-    h_binned: np.ndarray
-    h_x: float
+    h_bin: np.ndarray
     min_distance: np.ndarray
     n_distinct: np.ndarray
     loss: np.ndarray
     accuracy: np.ndarray
+    labels: np.ndarray
     representations: tuple = ()
-    labels: np.ndarray | None = None
-    wall_time_s: float = 0.0
 
     @property
     def n_inputs(self) -> int:
+        """``n = 2**n_bits``."""
         return 2 ** self.config.n_bits
 
+    @property
+    def h_x(self) -> float:
+        """``H(X) = ln n`` in nats: the true ``I(X; T_ℓ)`` of an injective map."""
+        return math.log(self.n_inputs)
+
+    @property
+    def layer_widths(self) -> tuple[int, ...]:
+        """Widths of the hidden layers T_1 … T_L."""
+        return tuple(self.config.widths[1:-1])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """``ARRAYS`` plus ``representations_1`` … ``representations_L``."""
+        out = super().arrays()
+        out.update({f"representations_{k + 1}": np.asarray(r) for k, r in enumerate(self.representations)})
+        return out
+
+    @classmethod
+    def from_arrays(cls, config, arrays, summary, provenance):
+        """Rebuild from :meth:`arrays` (the representations from ``representations_ℓ``)."""
+        names = [f"representations_{k + 1}" for k in range(len(config.widths) - 2)]
+        missing = [k for k in (*cls.ARRAYS, *names) if k not in arrays]
+        if missing:
+            raise ValueError(f"stored arrays lack {missing} for {cls.__name__}")
+        return cls(config=config, provenance=provenance, representations=tuple(arrays[k] for k in names),
+                   **{k: arrays[k] for k in cls.ARRAYS})
+
     def summary(self) -> dict:
-        """Configuration and headline numbers (JSON-serialisable)."""
+        """Headline numbers (JSON-serialisable)."""
         return {
-            "config": asdict(self.config),
-            "wall_time_s": self.wall_time_s,
             "h_x": self.h_x,
             "final_accuracy": float(self.accuracy[-1]),
             "final_loss": float(self.loss[-1]),
@@ -211,98 +224,65 @@ class BinningResults:
         }
 
 
-class _TanhNet(nn.Module):
-    """The deterministic SZT-shaped network: tanh hidden layers, linear output.
-
-    Initial weights and biases follow PyTorch's default for ``nn.Linear`` (uniform on
-    ``±1/√fan_in``), drawn from ``generator`` (on the CPU, then moved).
-
-    Shape: input ``(n, widths[0])``, output ``(n, widths[-1])`` logits.
-    """
-
-    def __init__(self, widths, generator: torch.Generator, *, dtype=torch.float64, device=None):
-        super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        with torch.no_grad():
-            for lin in self.layers:
-                bound = 1.0 / lin.in_features ** 0.5
-                for p in (lin.weight, lin.bias):
-                    u = torch.rand(p.shape, generator=generator, device=generator.device, dtype=torch.float64)
-                    p.copy_((2 * u - 1) * bound)
-        self.to(device=device, dtype=dtype)
-
-    def hidden_values(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """``[T_1, …, T_L]``, each of shape ``(n, d_ℓ)``."""
-        outs = []
-        for lin in self.layers[:-1]:
-            x = torch.tanh(lin(x))  # (n, d_ℓ)
-            outs.append(x)
-        return outs
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for lin in self.layers[:-1]:
-            x = torch.tanh(lin(x))  # (n, d_ℓ)
-        return self.layers[-1](x)  # (n, 2)
-
-
-def _measure(model: _TanhNet, x: torch.Tensor, labels: torch.Tensor, bin_sizes) -> tuple:
+def _measure(model: SZTNet, x: torch.Tensor, labels: torch.Tensor, bin_sizes) -> tuple:
     """Binned entropies, injectivity and loss of ``model`` on all inputs."""
     with torch.no_grad():
-        hidden = model.hidden_values(x)  # list of (n, d_ℓ)
+        hidden = model.hidden_values(x)  # list of L tensors (n, d_ℓ)
         logits = model(x)  # (n, 2)
         loss = float(F.cross_entropy(logits, labels))
         accuracy = float((logits.argmax(1) == labels).double().mean())
-        h = np.array([[binned_entropy(t, bin_size=b) for b in bin_sizes] for t in hidden])  # (n_layers, n_bins)
-        min_dist = np.array([float(torch.pdist(t).min()) for t in hidden])  # (n_layers,)
-        distinct = np.array([torch.unique(t, dim=0).shape[0] for t in hidden])  # (n_layers,)
-    reps = [t.cpu().numpy() for t in hidden]  # list of (n, d_ℓ)
+        h = np.array([[binned_entropy(t, bin_size=b) for t in hidden] for b in bin_sizes])  # (K, L)
+        min_dist = np.array([float(torch.pdist(t).min()) for t in hidden])  # (L,)
+        distinct = np.array([torch.unique(t, dim=0).shape[0] for t in hidden])  # (L,)
+    reps = [t.cpu().numpy() for t in hidden]  # L arrays (n, d_ℓ)
     return h, min_dist, distinct, loss, accuracy, reps
 
 
-def run_binning(config: BinningConfig | None = None, *, generator: torch.Generator | None = None,
-                progress: bool = True, device=None) -> BinningResults:
+def run_binning(config: BinningConfig, *, device=None, progress: bool = True) -> BinningResults:
     """Train the deterministic tanh network and measure ``H(Bin(T_ℓ))`` along the way.
 
-    Full-batch Adam on all ``2**n_bits`` inputs with softmax cross-entropy, in
-    float64 (so that saturated tanh units stay distinguishable and injectivity is
-    not lost to rounding).
+    The network is :class:`~infoflow_core.models.szt.SZTNet` with ``beta = 0`` and
+    ``config.widths``, its initial weights drawn from a CPU generator seeded with
+    ``config.seed``. Full-batch Adam on all ``2**n_bits`` inputs with softmax
+    cross-entropy, in float64 (so that saturated tanh units stay distinguishable and
+    injectivity is not lost to rounding).
 
     Parameters
     ----------
-    config : BinningConfig, optional
-        Defaults to ``binning_config("book")``.
-    generator : torch.Generator, optional
-        Source of the initial weights (any device; they are drawn there and moved);
-        defaults to a CPU generator seeded with ``config.seed``.
-    progress : bool
-        Show a ``tqdm`` progress bar over epochs.
+    config : BinningConfig
     device : torch.device or str, optional
-        Where to train (default CPU).
+        Where to train (:func:`~infoflow_core.experiments.resolve_device`: ``None`` is
+        CUDA when available). The network is tiny: the CPU is as fast, and gives the
+        same numbers on every machine.
+    progress : bool
+        Show a progress bar over epochs.
 
     Returns
     -------
     BinningResults
-    """
-    from tqdm.auto import tqdm
 
-    config = binning_config("book") if config is None else config
+    Examples
+    --------
+    >>> cfg = BinningConfig.for_scale("quick", n_bits=6, widths=(6, 3, 2), epochs=5, n_records=3,
+    ...                               bin_sizes=(2.0, 1e-12))
+    >>> r = run_binning(cfg, device="cpu", progress=False)
+    >>> r.epochs.tolist(), r.h_bin.shape, round(float(r.h_bin[-1, -1, 0]), 6) == round(r.h_x, 6)
+    ([0, 1, 5], (3, 2, 1), True)
+    """
     if not isinstance(config, BinningConfig):
         raise ValueError(f"config must be a BinningConfig, got {type(config).__name__}")
-    device = torch.device(device or "cpu")
-    if generator is None:
-        generator = torch.Generator().manual_seed(config.seed)
+    device = resolve_device(device)
     start = time.perf_counter()
 
     x, labels = binary_inputs(config.n_bits, device=device)  # (n, n_bits), (n,)
-    model = _TanhNet(config.widths, generator, device=device)
+    model = SZTNet("tanh", 0.0, widths=config.widths, dtype=torch.float64, device=device,
+                   init_generator=torch.Generator().manual_seed(config.seed))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    epochs = record_epochs(config.epochs, config.n_records)
-    records = []
-    to_record = set(epochs.tolist())
+    epochs = config.record_epochs()
+    to_record = set(epochs)
 
-    if 0 in to_record:
-        records.append(_measure(model, x, labels, config.bin_sizes))
-    for epoch in tqdm(range(1, config.epochs + 1), desc="training", disable=not progress, leave=False):
+    records = [_measure(model, x, labels, config.bin_sizes)]  # epoch 0
+    for epoch in progress_iter(range(1, config.epochs + 1), progress, desc="training", leave=False):
         optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x), labels)
         loss.backward()
@@ -311,20 +291,30 @@ def run_binning(config: BinningConfig | None = None, *, generator: torch.Generat
             records.append(_measure(model, x, labels, config.bin_sizes))
 
     h, min_dist, distinct, loss, accuracy, reps = zip(*records)
-    h, min_dist, distinct, loss, accuracy = (np.array(v) for v in (h, min_dist, distinct, loss, accuracy))
-    representations = tuple(np.stack([r[k] for r in reps]) for k in range(len(reps[0])))  # each (n_rec, n, d_ℓ)
+    n_layers = len(config.widths) - 2
     return BinningResults(
         config=config,
-        epochs=epochs,
+        epochs=np.asarray(epochs, dtype=np.int64),
         bin_sizes=np.asarray(config.bin_sizes, dtype=float),
-        layer_widths=tuple(config.widths[1:-1]),
-        h_binned=h,  # (n_rec, n_layers, n_bins)
-        h_x=math.log(2 ** config.n_bits),
-        min_distance=min_dist,  # (n_rec, n_layers)
-        n_distinct=distinct.astype(int),  # (n_rec, n_layers)
-        loss=loss,
-        accuracy=accuracy,
-        representations=representations,
+        h_bin=np.array(h),  # (E, K, L)
+        min_distance=np.array(min_dist),  # (E, L)
+        n_distinct=np.array(distinct).astype(int),  # (E, L)
+        loss=np.array(loss),
+        accuracy=np.array(accuracy),
         labels=labels.cpu().numpy(),
-        wall_time_s=time.perf_counter() - start,
+        representations=tuple(np.stack([r[k] for r in reps]) for k in range(n_layers)),  # each (E, n, d_ℓ)
+        provenance=Provenance.now(device, time.perf_counter() - start),
     )
+
+
+EXPERIMENT = Experiment("binning", "Section 1: binned entropy H(Bin(T)) of a deterministic tanh network",
+                        BinningConfig, BinningResults, run_binning)
+
+
+def binning_results(scale: str | None = None, *, results_dir=None, recompute: bool = False, device=None,
+                    progress: bool = True) -> BinningResults:
+    """The chapter's results at ``scale`` (default ``INFOFLOW_SCALE``): a stored run
+    when one matches the code's configuration, else a run
+    (:func:`~infoflow_core.results.load_or_run`)."""
+    return load_or_run(EXPERIMENT, BinningConfig.for_scale(scale), results_dir=results_dir, recompute=recompute,
+                       device=device, progress=progress)

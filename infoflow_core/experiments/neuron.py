@@ -18,39 +18,46 @@ noise is added after the tanh, so the noisy loss has the same gradient in expect
 in any single step is negligible. Two parameters and four points: the loop runs in
 plain Python floats (float64), about one microsecond per epoch, so 10⁶ epochs take
 about a second.
+
+The experiment (:func:`run_neuron`, configuration :class:`NeuronConfig`, results
+:class:`NeuronResults`) trains both networks and measures their information along
+training; ``python -m infoflow_core neuron`` runs it from the command line.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_beta, check_positive_int
-from ..entropy import gm_entropy_1d
+from .._validation import check_beta, check_positive, check_positive_int
+from ..entropy import gaussian_entropy, gm_density, gm_entropy_1d
 from ..mutual_information import sp_mutual_information
 from ..noise import GaussianNoise, sample_representations
+from ..results import ExperimentResults, Provenance, load_or_run
+from ._common import Experiment, ExperimentConfig, log_epochs, progress_iter, resolve_device
 
 __all__ = [
     "NEURON_INPUTS",
     "NEURON_LABELS",
+    "NeuronConfig",
     "NeuronTrajectory",
-    "NoisyNeuronResults",
-    "TwoNeuronResults",
-    "neuron_config",
-    "log_epochs",
+    "NeuronResults",
+    "leaky_relu",
     "tanh_neuron_loss_and_gradient",
     "train_tanh_neuron",
     "leaky_chain_loss_and_gradient",
     "train_leaky_chain",
     "mixture_information",
-    "mixture_density",
     "falling_epochs",
-    "run_noisy_neuron",
-    "run_two_neuron",
+    "run_neuron",
+    "neuron_results",
+    "EXPERIMENT",
 ]
 
 #: The input alphabet of Section 4 (uniform).
@@ -58,57 +65,126 @@ NEURON_INPUTS = (-3.0, -1.0, 1.0, 3.0)
 #: Their labels: ``{-3, -1, 1}`` is class -1, ``{3}`` is class 1.
 NEURON_LABELS = (-1.0, -1.0, -1.0, 1.0)
 
+_BETAS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+
 
 # --------------------------------------------------------------------------- configuration
 
-def neuron_config(scale: str) -> dict:
-    """Sizes for the chapter at ``scale`` (``quick``, ``book`` or ``full``).
+def _points_per_decade(n_epochs: int, per_decade: int) -> int:
+    """Points of :func:`~infoflow_core.experiments.log_epochs` over ``[1, n_epochs]``
+    that give ``per_decade`` of them per decade: ``floor(per_decade·log10 n_epochs) + 1``
+    (for ``n_epochs`` a power of 10 the grid is ``round(10^(j / per_decade))``)."""
+    return math.floor(per_decade * math.log10(n_epochs) + 1e-9) + 1
 
-    Every scale trains the neuron for 10⁶ epochs (a second of CPU); they differ in how
-    densely epochs are recorded, at which β the SP estimator runs and with how many
-    Monte Carlo samples.
+
+@dataclass(frozen=True, kw_only=True)
+class NeuronConfig(ExperimentConfig):
+    """Everything that defines a run of :func:`run_neuron`.
+
+    Every scale trains the neuron for 10⁶ epochs and the chain for 10⁵ (a few seconds
+    of CPU); they differ in how densely epochs are recorded, at which β the SP
+    estimator runs and with how many Monte Carlo samples.
+
+    Attributes
+    ----------
+    seed : int
+        Seed of the one generator of the SP estimator's noise and Monte Carlo
+        samples (the neuron first, then the chain, from the same generator).
+    n_epochs : int
+        Gradient-descent epochs of the tanh neuron.
+    lr : float
+        Learning rate of both networks (the paper: 0.01).
+    betas : tuple of float
+        Noise levels β of the exact ``I(X; T(k))`` and of the densities.
+    per_decade : int
+        Recorded epochs per decade (:meth:`record_epochs`).
+    density_points : int
+        Points of the grid of ``t`` on which densities are tabulated.
+    sp_betas : tuple of float
+        The β (among ``betas``) at which the SP estimator also runs.
+    sp_every : int
+        The SP estimator runs at every ``sp_every``-th recorded epoch.
+    n_mc : int
+        Monte Carlo samples of each SP estimate.
+    chain_epochs, chain_per_decade : int
+        Epochs and recorded epochs per decade of the leaky-ReLU chain.
+    chain_betas : tuple of float
+        Noise levels of the chain.
+    chain_quantiles : int
+        Normal quantiles of ``Z1`` that represent the law of ``S2`` given ``X``.
+    chain_sp_n_x, chain_sp_every : int
+        Noise draws per input and recorded-epoch stride of the chain's SP estimates.
+    chain_slope : float
+        Slope of the leaky ReLU for negative inputs.
+
+    Examples
+    --------
+    >>> c = NeuronConfig.for_scale("quick")
+    >>> c.n_epochs, c.per_decade, c.sp_betas, len(c.record_epochs())
+    (1000000, 20, (0.01,), 111)
     """
-    base = dict(
-        n_epochs=1_000_000,
-        lr=0.01,
-        betas=[0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0],
-        density_points=401,
-        two_neuron_epochs=100_000,
-        two_neuron_betas=[0.01, 0.05, 0.1, 0.3],
-        two_neuron_quantiles=64,
-    )
-    if scale == "quick":
-        base.update(per_decade=20, sp_betas=[0.01], sp_every=3, n_mc=1000, two_neuron_per_decade=8,
-                    two_neuron_quantiles=32, two_neuron_sp_n_x=50, two_neuron_sp_every=3)
-    elif scale == "book":
-        base.update(per_decade=40, sp_betas=[0.01, 0.1, 0.5], sp_every=2, n_mc=4000, two_neuron_per_decade=20,
-                    two_neuron_sp_n_x=200, two_neuron_sp_every=2)
-    elif scale == "full":
-        base.update(per_decade=40, sp_betas=list(base["betas"]), sp_every=1, n_mc=20000, two_neuron_per_decade=20,
-                    two_neuron_sp_n_x=1000, two_neuron_sp_every=1)
-    else:
-        raise ValueError(f"scale must be 'quick', 'book' or 'full', got {scale!r}")
-    base["scale"] = scale
-    return base
 
+    PRESETS: ClassVar[dict] = {
+        "quick": dict(per_decade=20, sp_betas=(0.01,), sp_every=3, n_mc=1000, chain_per_decade=8,
+                      chain_quantiles=32, chain_sp_n_x=50, chain_sp_every=3),
+        "book": {},
+        "full": dict(sp_betas=_BETAS, sp_every=1, n_mc=20000, chain_sp_n_x=1000, chain_sp_every=1),
+    }
 
-def log_epochs(n_epochs: int, per_decade: int = 20) -> np.ndarray:
-    """Epochs ``0`` and ``round(10^(j / per_decade))`` up to ``n_epochs`` (distinct, sorted).
+    seed: int = 2019
+    n_epochs: int = 1_000_000
+    lr: float = 0.01
+    betas: tuple = _BETAS
+    per_decade: int = 40
+    density_points: int = 401
+    sp_betas: tuple = (0.01, 0.1, 0.5)
+    sp_every: int = 2
+    n_mc: int = 4000
+    chain_epochs: int = 100_000
+    chain_betas: tuple = (0.01, 0.05, 0.1, 0.3)
+    chain_per_decade: int = 20
+    chain_quantiles: int = 64
+    chain_sp_n_x: int = 200
+    chain_sp_every: int = 2
+    chain_slope: float = 0.1
 
-    >>> log_epochs(100, 2).tolist()
-    [0, 1, 3, 10, 32, 100]
-    """
-    n_epochs = check_positive_int(n_epochs, "n_epochs")
-    per_decade = check_positive_int(per_decade, "per_decade")
-    n = int(math.floor(per_decade * math.log10(n_epochs) + 1e-9))
-    ks = np.round(10.0 ** (np.arange(n + 1) / per_decade)).astype(np.int64)
-    ks = np.unique(np.concatenate([[0], ks, [n_epochs]]))
-    return ks[ks <= n_epochs]
+    def validate(self) -> None:
+        for name in ("n_epochs", "per_decade", "sp_every", "n_mc", "chain_epochs", "chain_per_decade",
+                     "chain_quantiles", "chain_sp_n_x", "chain_sp_every"):
+            check_positive_int(getattr(self, name), name)
+        check_positive_int(self.density_points, "density_points", minimum=2)
+        check_positive(self.lr, "lr")
+        for name in ("betas", "sp_betas", "chain_betas"):
+            values = getattr(self, name)
+            if not values:
+                raise ValueError(f"{name} must hold at least one β, got {values!r}")
+            for beta in values:
+                check_beta(beta, name)
+        missing = [b for b in self.sp_betas if not any(math.isclose(b, a, rel_tol=1e-9) for a in self.betas)]
+        if missing:
+            raise ValueError(f"sp_betas must be among betas {self.betas}, got {missing}")
+        if not 0 < self.chain_slope <= 1:
+            raise ValueError(f"chain_slope must lie in (0, 1], got {self.chain_slope!r}")
+
+    def record_epochs(self) -> tuple[int, ...]:
+        """The neuron's recorded epochs: 0 and ``round(10^(j / per_decade))`` up to
+        ``n_epochs``, i.e. ``log_epochs(n_epochs, floor(per_decade·log10 n_epochs) + 1,
+        include_zero=True)``.
+
+        >>> NeuronConfig.for_scale("book", n_epochs=100, per_decade=2).record_epochs()
+        (0, 1, 3, 10, 32, 100)
+        """
+        return log_epochs(self.n_epochs, _points_per_decade(self.n_epochs, self.per_decade), include_zero=True)
+
+    def chain_record_epochs(self) -> tuple[int, ...]:
+        """The chain's recorded epochs (as :meth:`record_epochs`, with ``chain_*``)."""
+        return log_epochs(self.chain_epochs, _points_per_decade(self.chain_epochs, self.chain_per_decade),
+                          include_zero=True)
 
 
 def _check_record_epochs(record_epochs, n_epochs: int) -> np.ndarray:
-    if record_epochs is None:
-        return log_epochs(n_epochs)
+    if record_epochs is None:  # 20 per decade
+        return np.asarray(log_epochs(n_epochs, _points_per_decade(n_epochs, 20), include_zero=True))
     ks = np.asarray(record_epochs, dtype=np.int64).reshape(-1)
     if ks.size == 0 or ks.min() < 0 or ks.max() > n_epochs or np.any(np.diff(ks) <= 0):
         raise ValueError("record_epochs must be a non-empty strictly increasing sequence of "
@@ -123,22 +199,25 @@ def tanh_neuron_loss_and_gradient(w: float, b: float, x=NEURON_INPUTS, y=NEURON_
 
     ``L = (1/n) Σ_i (s_i − y_i)²`` with ``s_i = tanh(w x_i + b)``;
     ``∂L/∂w = (2/n) Σ_i (s_i − y_i)(1 − s_i²) x_i`` and
-    ``∂L/∂b = (2/n) Σ_i (s_i − y_i)(1 − s_i²)``. Plain float64 arithmetic.
+    ``∂L/∂b = (2/n) Σ_i (s_i − y_i)(1 − s_i²)``. Float64 NumPy. (The training loop of
+    :func:`train_tanh_neuron` computes the same sums in scalar Python, inlined for
+    speed; the tests hold both to autograd.)
 
     Returns
     -------
     (loss, dL/dw, dL/db) : tuple of float
+
+    Examples
+    --------
+    >>> [round(v, 6) for v in tanh_neuron_loss_and_gradient(0.0, 0.0)]
+    [1.0, -3.0, 1.0]
     """
-    n = len(x)
-    loss = gw = gb = 0.0
-    for xi, yi in zip(x, y):
-        s = math.tanh(w * xi + b)
-        r = s - yi
-        loss += r * r
-        e = r * (1.0 - s * s)
-        gw += e * xi
-        gb += e
-    return loss / n, 2.0 * gw / n, 2.0 * gb / n
+    x = np.asarray(x, dtype=np.float64)  # (n,)
+    y = np.asarray(y, dtype=np.float64)  # (n,)
+    s = np.tanh(w * x + b)  # (n,)
+    r = s - y  # (n,)
+    e = r * (1.0 - s * s)  # (n,) dL/du_i · n/2
+    return float(np.mean(r * r)), float(2.0 * np.mean(e * x)), float(2.0 * np.mean(e))
 
 
 @dataclass
@@ -187,8 +266,8 @@ def train_tanh_neuron(n_epochs: int, *, lr: float = 0.01, w0: float = 0.0, b0: f
     w0, b0 : float
         Initial weight and bias (the paper: 0, 0).
     record_epochs : sequence of int, optional
-        Epochs to record, increasing, within ``[0, n_epochs]``; default
-        :func:`log_epochs` ``(n_epochs)``.
+        Epochs to record, increasing, within ``[0, n_epochs]``; default 0 and 20
+        log-spaced epochs per decade up to ``n_epochs``.
 
     Returns
     -------
@@ -198,11 +277,11 @@ def train_tanh_neuron(n_epochs: int, *, lr: float = 0.01, w0: float = 0.0, b0: f
     Examples
     --------
     >>> tr = train_tanh_neuron(1000, record_epochs=[0, 1, 1000])
-    >>> [round(v, 4) for v in tr.params[1]]
+    >>> tr.params[1].round(4).tolist()
     [0.03, -0.01]
     """
     n_epochs = check_positive_int(n_epochs, "n_epochs")
-    lr = check_beta(lr, "lr")
+    lr = check_positive(lr, "lr")
     ks = _check_record_epochs(record_epochs, n_epochs)
     out = np.empty((len(ks), 2))
     loss = np.empty(len(ks))
@@ -211,7 +290,8 @@ def train_tanh_neuron(n_epochs: int, *, lr: float = 0.01, w0: float = 0.0, b0: f
     rec = ks.tolist()  # python ints: cheaper to compare in the loop
     j = 0
     for k in range(n_epochs + 1):
-        # Inlined tanh_neuron_loss_and_gradient (a function call per step doubles the time).
+        # The sums of tanh_neuron_loss_and_gradient in scalar floats, inlined: a function
+        # call (or NumPy on four numbers) per step would double or triple the time.
         gw = gb = l_k = 0.0
         for xi, yi in zip(x, y):
             s = math.tanh(w * xi + b)
@@ -233,8 +313,19 @@ def train_tanh_neuron(n_epochs: int, *, lr: float = 0.01, w0: float = 0.0, b0: f
 
 # --------------------------------------------------------------------------- leaky-ReLU chain
 
-def _lrelu(u: float, slope: float) -> float:
-    return u if u > 0 else slope * u
+def leaky_relu(u, slope: float = 0.1):
+    """``σ(u) = u`` for ``u > 0`` and ``slope·u`` otherwise.
+
+    A Python float gives a float (cheap, for the training loop); anything else is
+    treated as an array and gives an ndarray of the same shape.
+
+    >>> leaky_relu(-2.0), leaky_relu(np.array([-1.0, 3.0])).tolist()
+    (-0.2, [-0.1, 3.0])
+    """
+    if isinstance(u, float):
+        return u if u > 0 else slope * u
+    u = np.asarray(u, dtype=np.float64)
+    return np.where(u > 0, u, slope * u)
 
 
 def leaky_chain_loss_and_gradient(params, *, slope: float = 0.1, x=NEURON_INPUTS, y=NEURON_LABELS):
@@ -247,16 +338,21 @@ def leaky_chain_loss_and_gradient(params, *, slope: float = 0.1, x=NEURON_INPUTS
     Returns
     -------
     (loss, gradient) : (float, tuple of 4 floats)
+
+    Examples
+    --------
+    >>> loss, grad = leaky_chain_loss_and_gradient((0.0, 4.5, -1.0, 0.0))
+    >>> round(loss, 6), [round(g, 6) for g in grad]
+    (0.7525, [0.3, -0.01, 0.045, 0.01])
     """
     w1, b1, w2, b2 = (float(p) for p in params)
     n = len(x)
     loss = g1 = g2 = g3 = g4 = 0.0
     for xi, yi in zip(x, y):
         u1 = w1 * xi + b1
-        h = u1 if u1 > 0 else slope * u1
+        h = leaky_relu(u1, slope)
         u2 = w2 * h + b2
-        o = u2 if u2 > 0 else slope * u2
-        r = o - yi
+        r = leaky_relu(u2, slope) - yi
         loss += r * r
         e2 = 2.0 * r / n * (1.0 if u2 > 0 else slope)  # dL/du2
         g3 += e2 * h
@@ -274,9 +370,14 @@ def train_leaky_chain(n_epochs: int, *, lr: float = 0.01, slope: float = 0.1,
     ``T1 = σ(w1 X + b1) + Z1``, ``T2 = σ(w2 T1 + b2) + Z2``; the initialization
     ``(w1, b1, w2, b2) = (0, 4.5, −1, 0)`` and the slope 0.1 are those of a public script
     by the paper's authors (see ``NOTES.md``). Returns ``params`` of shape (K, 4).
+
+    Examples
+    --------
+    >>> train_leaky_chain(10, record_epochs=[0, 10]).params.shape
+    (2, 4)
     """
     n_epochs = check_positive_int(n_epochs, "n_epochs")
-    lr = check_beta(lr, "lr")
+    lr = check_positive(lr, "lr")
     ks = _check_record_epochs(record_epochs, n_epochs)
     p = [float(v) for v in init]
     if len(p) != 4:
@@ -315,6 +416,11 @@ def mixture_information(centers, beta: float) -> float:
         ``n`` inputs, ``m`` equally weighted (e.g. quantile) values of ``S`` per input.
     beta : float
         Noise standard deviation.
+
+    Examples
+    --------
+    >>> round(mixture_information([-1.0, 1.0], 0.01), 6)  # two resolvable points: ln 2
+    0.693147
     """
     beta = check_beta(beta)
     c = torch.as_tensor(np.asarray(centers, dtype=np.float64))
@@ -324,29 +430,10 @@ def mixture_information(centers, beta: float) -> float:
         raise ValueError(f"centers must have shape (n,) or (n, m), got {tuple(c.shape)}")
     h_t = gm_entropy_1d(c.reshape(-1), beta)  # mixture of all n·m points
     if c.shape[1] == 1:
-        h_cond = 0.5 * math.log(2 * math.pi * math.e * beta * beta)
+        h_cond = gaussian_entropy(1, beta)
     else:
         h_cond = float(np.mean([gm_entropy_1d(row, beta) for row in c]))
     return h_t - h_cond
-
-
-def mixture_density(centers, beta: float, grid) -> np.ndarray:
-    """Density of ``(1/n) Σ_i N(centers_i, β²)`` on ``grid``.
-
-    Parameters
-    ----------
-    centers : array, shape (..., n)
-    grid : array, shape (G,)
-
-    Returns
-    -------
-    ndarray, shape (..., G)
-    """
-    beta = check_beta(beta)
-    c = np.asarray(centers, dtype=np.float64)[..., None, :]  # (..., 1, n)
-    t = np.asarray(grid, dtype=np.float64)[:, None]  # (G, 1)
-    z = (t - c) / beta  # (..., G, n)
-    return np.exp(-0.5 * z * z).mean(axis=-1) / (beta * math.sqrt(2 * math.pi))  # (..., G)
 
 
 def falling_epochs(epochs, info, *, min_rate: float = 0.05) -> np.ndarray:
@@ -354,6 +441,12 @@ def falling_epochs(epochs, info, *, min_rate: float = 0.05) -> np.ndarray:
     ``-min_rate`` nats per decade (the paper's "dips"). ``epochs`` > 0 only.
 
     Returns the epochs, shape (m,), in increasing order.
+
+    Examples
+    --------
+    >>> k = np.array([1, 10, 100, 1000, 10000])
+    >>> falling_epochs(k, np.array([1.0, 1.0, 0.5, 0.45, 0.45])).tolist()
+    [32]
     """
     k = np.asarray(epochs, dtype=np.float64)
     i = np.asarray(info, dtype=np.float64)
@@ -371,36 +464,65 @@ def falling_epochs(epochs, info, *, min_rate: float = 0.05) -> np.ndarray:
     return np.round(mid[idx]).astype(np.int64)
 
 
-# --------------------------------------------------------------------------- experiments
+# --------------------------------------------------------------------------- the experiment
 
-@dataclass
-class NoisyNeuronResults:
-    """Everything Fig. 4 draws (chapter ``02_noisy_neuron``).
+@dataclass(kw_only=True)
+class NeuronResults(ExperimentResults):
+    """Everything the chapter ``02_noisy_neuron`` draws: Fig. 4 for the tanh neuron,
+    and the two-neuron leaky-ReLU chain.
 
     Attributes
     ----------
-    config : dict
-        The run's configuration (see :func:`neuron_config`).
-    trajectory : NeuronTrajectory
-        ``w_k, b_k`` at ``K`` recorded epochs.
+    config : NeuronConfig
+    epochs : ndarray of int, shape (K,)
+        The neuron's recorded epochs (:meth:`NeuronConfig.record_epochs`).
+    params : ndarray, shape (K, 2)
+        ``(w_k, b_k)`` at each recorded epoch.
+    loss : ndarray, shape (K,)
+        Noiseless MSE at each recorded epoch.
     betas : ndarray, shape (B,)
         Noise levels.
     mi : ndarray, shape (B, K)
         Exact ``I(X; T(k))`` in nats (quadrature).
     grid : ndarray, shape (G,)
         Values of ``t`` where densities are tabulated.
-    density : ndarray, shape (B, K, G)
-        ``p_{T(k)}(t)`` for every β and recorded epoch.
+    density : ndarray of float32, shape (B, K, G)
+        ``p_{T(k)}(t)`` for every β and recorded epoch (for figures).
     sp_betas : ndarray, shape (Bs,)
         The β at which the SP estimator also ran.
     sp_index : ndarray of int, shape (Ks,)
-        Indices into ``trajectory.epochs`` where it ran.
+        Indices into ``epochs`` where it ran.
     sp_mi, sp_stderr : ndarray, shape (Bs, Ks)
         SP estimates of ``I(X; T(k))`` and their Monte Carlo standard errors (nats).
+    chain_epochs : ndarray of int, shape (C,)
+        The chain's recorded epochs.
+    chain_params : ndarray, shape (C, 4)
+        ``(w1, b1, w2, b2)`` at each of them.
+    chain_loss : ndarray, shape (C,)
+    chain_betas : ndarray, shape (Bc,)
+    chain_mi_t1 : ndarray, shape (Bc, C)
+        ``I(X; T1)``, exact (four-component mixture, quadrature).
+    chain_mi_t2 : ndarray, shape (Bc, C)
+        ``I(X; T2)`` with ``T2 = σ(w2 T1 + b2) + Z2``: the law of ``S2`` given ``X`` is
+        represented by ``chain_quantiles`` equally weighted normal quantiles of ``Z1``
+        (deterministic), then quadrature; 32 quantiles differ from 512 by less than
+        10⁻³ nats along the default run (β = 0.01 and 0.3).
+    chain_sp_index : ndarray of int, shape (Cs,)
+    chain_sp_mi_t2, chain_sp_stderr_t2 : ndarray, shape (Bc, Cs)
+        The SP estimator of ``I(X; T2)`` (random noise draws per input), for comparison.
+    provenance : Provenance
     """
 
-    config: dict
-    trajectory: NeuronTrajectory
+    experiment: ClassVar[str] = "neuron"
+    config_type: ClassVar[type] = NeuronConfig
+    ARRAYS: ClassVar[tuple[str, ...]] = (
+        "epochs", "params", "loss", "betas", "mi", "grid", "density", "sp_betas", "sp_index", "sp_mi", "sp_stderr",
+        "chain_epochs", "chain_params", "chain_loss", "chain_betas", "chain_mi_t1", "chain_mi_t2", "chain_sp_index",
+        "chain_sp_mi_t2", "chain_sp_stderr_t2")
+
+    epochs: np.ndarray
+    params: np.ndarray
+    loss: np.ndarray
     betas: np.ndarray
     mi: np.ndarray
     grid: np.ndarray
@@ -409,168 +531,191 @@ class NoisyNeuronResults:
     sp_index: np.ndarray
     sp_mi: np.ndarray
     sp_stderr: np.ndarray
-    source: str = field(default="computed in this session")
+    chain_epochs: np.ndarray
+    chain_params: np.ndarray
+    chain_loss: np.ndarray
+    chain_betas: np.ndarray
+    chain_mi_t1: np.ndarray
+    chain_mi_t2: np.ndarray
+    chain_sp_index: np.ndarray
+    chain_sp_mi_t2: np.ndarray
+    chain_sp_stderr_t2: np.ndarray
 
     @property
-    def epochs(self) -> np.ndarray:
-        return self.trajectory.epochs
+    def trajectory(self) -> NeuronTrajectory:
+        """The neuron's ``(w, b)`` along training."""
+        return NeuronTrajectory(self.epochs, self.params, self.loss, self.config.lr)
+
+    @property
+    def chain_trajectory(self) -> NeuronTrajectory:
+        """The chain's ``(w1, b1, w2, b2)`` along training."""
+        return NeuronTrajectory(self.chain_epochs, self.chain_params, self.chain_loss, self.config.lr)
 
     @property
     def representations(self) -> np.ndarray:
         """``S(k) = tanh(w_k x + b_k)``, shape (K, 4) (columns follow ``NEURON_INPUTS``)."""
         x = np.asarray(NEURON_INPUTS)
-        return np.tanh(self.trajectory.w[:, None] * x[None, :] + self.trajectory.b[:, None])  # (K, 4)
+        return np.tanh(self.params[:, :1] * x[None, :] + self.params[:, 1:2])  # (K, 4)
+
+    def chain_representations(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """``S1`` and noiseless ``σ(w2 S1 + b2)`` at the chain's recorded epoch ``index``,
+        each of shape (4,)."""
+        w1, b1, w2, b2 = self.chain_params[index]
+        s1 = leaky_relu(w1 * np.asarray(NEURON_INPUTS) + b1, self.config.chain_slope)  # (4,)
+        return s1, leaky_relu(w2 * s1 + b2, self.config.chain_slope)
 
     def beta_index(self, beta: float) -> int:
+        """Index of ``beta`` in ``betas`` (``ValueError`` when it is not there)."""
         j = int(np.argmin(np.abs(self.betas - beta)))
         if not math.isclose(self.betas[j], beta, rel_tol=1e-9):
             raise ValueError(f"beta={beta} is not among the precomputed betas {self.betas.tolist()}")
         return j
 
-    def to_arrays(self) -> dict:
-        tr = self.trajectory
-        return dict(epochs=tr.epochs, params=tr.params, loss=tr.loss, betas=self.betas, mi=self.mi,
-                    grid=self.grid, density=self.density.astype(np.float32), sp_betas=self.sp_betas,
-                    sp_index=self.sp_index, sp_mi=self.sp_mi, sp_stderr=self.sp_stderr)
+    def summary(self) -> dict:
+        """Headline numbers: the final parameters and information at each β."""
+        return {
+            "final_w": float(self.params[-1, 0]),
+            "final_b": float(self.params[-1, 1]),
+            "final_loss": float(self.loss[-1]),
+            "mi_max": dict(zip(map(str, self.betas.tolist()), self.mi.max(axis=1).tolist())),
+            "mi_last": dict(zip(map(str, self.betas.tolist()), self.mi[:, -1].tolist())),
+            "chain_final_params": self.chain_params[-1].tolist(),
+            "chain_mi_t2_last": dict(zip(map(str, self.chain_betas.tolist()), self.chain_mi_t2[:, -1].tolist())),
+        }
 
-    @classmethod
-    def from_arrays(cls, config: dict, a: dict, source: str) -> "NoisyNeuronResults":
-        tr = NeuronTrajectory(a["epochs"], a["params"], a["loss"], float(config["lr"]))
-        return cls(config, tr, a["betas"], a["mi"], a["grid"], a["density"].astype(np.float64),
-                   a["sp_betas"], a["sp_index"], a["sp_mi"], a["sp_stderr"], source)
+
+def _sp_estimates(models_and_betas, n_x: int, n_mc: int, generator, device, progress: bool, desc: str):
+    """SP estimates of the last noisy layer for each ``(model, β)`` (the four inputs,
+    ``n_x`` noise draws each); returns (values, stderrs), each of shape (len,)."""
+    xt = torch.tensor(NEURON_INPUTS, dtype=torch.float64, device=device)[:, None]  # (4, 1)
+    values, errors = [], []
+    for make_model, beta in progress_iter(models_and_betas, progress, desc=desc, leave=False):
+        samples = sample_representations(make_model().to(device), xt, n_x, generator=generator)[-1]  # (4, n_x, 1)
+        est = sp_mutual_information(samples, float(beta), n_mc=n_mc, generator=generator)
+        values.append(est.value)
+        errors.append(est.stderr)
+    return np.array(values), np.array(errors)
 
 
-def _tanh_neuron_model(w: float, b: float, beta: float, generator) -> nn.Module:
+def _linear(w: float, b: float) -> nn.Linear:
     lin = nn.Linear(1, 1).double()
     with torch.no_grad():
-        lin.weight.fill_(w)
-        lin.bias.fill_(b)
-    return nn.Sequential(lin, nn.Tanh(), GaussianNoise(beta, generator=generator))
+        lin.weight.fill_(float(w))
+        lin.bias.fill_(float(b))
+    return lin
 
 
-def run_noisy_neuron(config: dict, *, generator: torch.Generator | None = None,
-                     progress: bool = True) -> NoisyNeuronResults:
-    """Train the Section 4 neuron and measure ``I(X; T(k))`` along training.
-
-    Exact information by quadrature at every recorded epoch and every β; the SP
-    estimator (``n_x = 1``: ``S`` is deterministic given ``X``) at every
-    ``config["sp_every"]``-th epoch for the β in ``config["sp_betas"]``, with
-    ``config["n_mc"]`` Monte Carlo samples, drawn from ``generator``.
-    """
-    from tqdm.auto import tqdm
-
-    tr = train_tanh_neuron(config["n_epochs"], lr=config["lr"],
-                           record_epochs=log_epochs(config["n_epochs"], config["per_decade"]))
-    betas = np.asarray(config["betas"], dtype=np.float64)
+def _run_tanh_neuron(config: NeuronConfig, generator, device, progress: bool) -> dict:
+    """The tanh neuron's part of :class:`NeuronResults`."""
+    tr = train_tanh_neuron(config.n_epochs, lr=config.lr, record_epochs=config.record_epochs())
+    betas = np.asarray(config.betas, dtype=np.float64)
     x = np.asarray(NEURON_INPUTS)
     s = np.tanh(tr.w[:, None] * x[None, :] + tr.b[:, None])  # (K, 4)
     mi = np.array([[mixture_information(s_k, beta) for s_k in s] for beta in betas])  # (B, K)
-    grid = np.linspace(-1.25, 1.25, int(config["density_points"]))
-    density = np.stack([mixture_density(s, beta, grid) for beta in betas])  # (B, K, G)
+    grid = np.linspace(-1.25, 1.25, int(config.density_points))  # (G,)
+    grid_t = torch.from_numpy(grid)
+    density = np.array([[gm_density(torch.from_numpy(s_k), float(beta), grid_t).numpy() for s_k in s]
+                        for beta in betas], dtype=np.float32)  # (B, K, G)
 
-    sp_betas = np.asarray(config["sp_betas"], dtype=np.float64)
-    sp_index = np.arange(0, len(tr.epochs), int(config["sp_every"]))
-    sp_mi = np.empty((len(sp_betas), len(sp_index)))
-    sp_se = np.empty_like(sp_mi)
-    xt = torch.tensor(x, dtype=torch.float64)[:, None]  # (4, 1)
-    jobs = [(a, j) for a in range(len(sp_betas)) for j in range(len(sp_index))]
-    for a, j in tqdm(jobs, desc="SP estimator", disable=not progress, leave=False):
-        k = sp_index[j]
-        model = _tanh_neuron_model(tr.w[k], tr.b[k], sp_betas[a], generator)
-        (samples,) = sample_representations(model, xt, 1, generator=generator)  # (4, 1, 1)
-        est = sp_mutual_information(samples, float(sp_betas[a]), n_mc=config["n_mc"], generator=generator)
-        sp_mi[a, j], sp_se[a, j] = est.value, est.stderr
-    return NoisyNeuronResults(config, tr, betas, mi, grid, density, sp_betas, sp_index, sp_mi, sp_se)
+    sp_betas = np.asarray(config.sp_betas, dtype=np.float64)
+    sp_index = np.arange(0, len(tr.epochs), int(config.sp_every))
+    jobs = [((lambda k=k, beta=beta: nn.Sequential(_linear(tr.w[k], tr.b[k]), nn.Tanh(),
+                                                   GaussianNoise(beta, generator=generator))), beta)
+            for beta in sp_betas for k in sp_index]
+    sp_mi, sp_se = _sp_estimates(jobs, 1, config.n_mc, generator, device, progress, "SP estimator, neuron")
+    return dict(epochs=tr.epochs, params=tr.params, loss=tr.loss, betas=betas, mi=mi, grid=grid, density=density,
+                sp_betas=sp_betas, sp_index=sp_index, sp_mi=sp_mi.reshape(len(sp_betas), len(sp_index)),
+                sp_stderr=sp_se.reshape(len(sp_betas), len(sp_index)))
 
 
-@dataclass
-class TwoNeuronResults:
-    """The two-neuron leaky-ReLU chain along training (chapter ``02_noisy_neuron``).
-
-    Attributes
-    ----------
-    trajectory : NeuronTrajectory
-        ``(w1, b1, w2, b2)`` at ``K`` recorded epochs.
-    betas : ndarray, shape (B,)
-    mi_t1 : ndarray, shape (B, K)
-        ``I(X; T1)``, exact (four-component mixture, quadrature).
-    mi_t2 : ndarray, shape (B, K)
-        ``I(X; T2)`` with ``T2 = σ(w2 T1 + b2) + Z2``: the law of ``S2`` given ``X`` is
-        represented by ``m = config["two_neuron_quantiles"]`` equally weighted normal
-        quantiles of ``Z1`` (deterministic), then quadrature; 32 quantiles differ from
-        512 by less than 10⁻³ nats along the default run (β = 0.01 and 0.3).
-    sp_index : ndarray of int, shape (Ks,)
-    sp_mi_t2, sp_stderr_t2 : ndarray, shape (B, Ks)
-        The SP estimator (random ``n_x`` noise draws per input), for comparison.
-    """
-
-    config: dict
-    trajectory: NeuronTrajectory
-    betas: np.ndarray
-    mi_t1: np.ndarray
-    mi_t2: np.ndarray
-    sp_index: np.ndarray
-    sp_mi_t2: np.ndarray
-    sp_stderr_t2: np.ndarray
-
-    @property
-    def epochs(self) -> np.ndarray:
-        return self.trajectory.epochs
-
-    def representations(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """``S1`` and noiseless ``σ(w2 S1 + b2)`` at recorded epoch ``index``, each shape (4,)."""
-        w1, b1, w2, b2 = self.trajectory.params[index]
-        slope = self.config.get("slope", 0.1)
-        x = np.asarray(NEURON_INPUTS)
-        s1 = np.where(w1 * x + b1 > 0, w1 * x + b1, slope * (w1 * x + b1))
-        u2 = w2 * s1 + b2
-        return s1, np.where(u2 > 0, u2, slope * u2)
-
-
-def _chain_model(params, slope: float, beta: float, generator) -> nn.Module:
-    w1, b1, w2, b2 = (float(p) for p in params)
-    l1, l2 = nn.Linear(1, 1).double(), nn.Linear(1, 1).double()
-    with torch.no_grad():
-        l1.weight.fill_(w1), l1.bias.fill_(b1), l2.weight.fill_(w2), l2.bias.fill_(b2)
-    return nn.Sequential(l1, nn.LeakyReLU(slope), GaussianNoise(beta, generator=generator),
-                         l2, nn.LeakyReLU(slope), GaussianNoise(beta, generator=generator))
-
-
-def run_two_neuron(config: dict, *, generator: torch.Generator | None = None,
-                   progress: bool = True) -> TwoNeuronResults:
-    """Train the leaky-ReLU chain and measure ``I(X; T1)`` and ``I(X; T2)`` along training."""
+def _run_leaky_chain(config: NeuronConfig, generator, device, progress: bool) -> dict:
+    """The leaky-ReLU chain's part of :class:`NeuronResults`."""
     from scipy.stats import norm
-    from tqdm.auto import tqdm
 
-    slope = float(config.get("slope", 0.1))
-    n = int(config["two_neuron_epochs"])
-    tr = train_leaky_chain(n, lr=config["lr"], slope=slope,
-                           record_epochs=log_epochs(n, int(config["two_neuron_per_decade"])))
-    betas = np.asarray(config["two_neuron_betas"], dtype=np.float64)
-    m = int(config["two_neuron_quantiles"])
+    slope = float(config.chain_slope)
+    tr = train_leaky_chain(config.chain_epochs, lr=config.lr, slope=slope,
+                           record_epochs=config.chain_record_epochs())
+    betas = np.asarray(config.chain_betas, dtype=np.float64)
+    m = int(config.chain_quantiles)
     z = norm.ppf((np.arange(m) + 0.5) / m)  # (m,) equally weighted quantiles of N(0, 1)
     x = np.asarray(NEURON_INPUTS)
-
-    def lrelu(u):
-        return np.where(u > 0, u, slope * u)
-
     mi1 = np.empty((len(betas), len(tr.epochs)))
     mi2 = np.empty_like(mi1)
-    for a, beta in enumerate(tqdm(betas, desc="I(X;T1), I(X;T2)", disable=not progress, leave=False)):
+    for a, beta in enumerate(progress_iter(betas, progress, desc="I(X;T1), I(X;T2)", leave=False)):
         for k, (w1, b1, w2, b2) in enumerate(tr.params):
-            s1 = lrelu(w1 * x + b1)  # (4,)
-            s2 = lrelu(w2 * (s1[:, None] + beta * z[None, :]) + b2)  # (4, m)
+            s1 = leaky_relu(w1 * x + b1, slope)  # (4,)
+            s2 = leaky_relu(w2 * (s1[:, None] + beta * z[None, :]) + b2, slope)  # (4, m)
             mi1[a, k] = mixture_information(s1, beta)
             mi2[a, k] = mixture_information(s2, beta)
 
-    sp_index = np.arange(0, len(tr.epochs), int(config["two_neuron_sp_every"]))
-    sp = np.empty((len(betas), len(sp_index)))
-    se = np.empty_like(sp)
-    xt = torch.tensor(x, dtype=torch.float64)[:, None]  # (4, 1)
-    jobs = [(a, j) for a in range(len(betas)) for j in range(len(sp_index))]
-    for a, j in tqdm(jobs, desc="SP estimator", disable=not progress, leave=False):
-        model = _chain_model(tr.params[sp_index[j]], slope, betas[a], generator)
-        _, s2 = sample_representations(model, xt, int(config["two_neuron_sp_n_x"]), generator=generator)
-        est = sp_mutual_information(s2, float(betas[a]), n_mc=config["n_mc"], generator=generator)
-        sp[a, j], se[a, j] = est.value, est.stderr
-    return TwoNeuronResults(config, tr, betas, mi1, mi2, sp_index, sp, se)
+    sp_index = np.arange(0, len(tr.epochs), int(config.chain_sp_every))
+
+    def chain(params, beta):
+        w1, b1, w2, b2 = params
+        return nn.Sequential(_linear(w1, b1), nn.LeakyReLU(slope), GaussianNoise(beta, generator=generator),
+                             _linear(w2, b2), nn.LeakyReLU(slope), GaussianNoise(beta, generator=generator))
+
+    jobs = [((lambda k=k, beta=beta: chain(tr.params[k], beta)), beta) for beta in betas for k in sp_index]
+    sp, se = _sp_estimates(jobs, int(config.chain_sp_n_x), config.n_mc, generator, device, progress,
+                           "SP estimator, chain")
+    return dict(chain_epochs=tr.epochs, chain_params=tr.params, chain_loss=tr.loss, chain_betas=betas,
+                chain_mi_t1=mi1, chain_mi_t2=mi2, chain_sp_index=sp_index,
+                chain_sp_mi_t2=sp.reshape(len(betas), len(sp_index)),
+                chain_sp_stderr_t2=se.reshape(len(betas), len(sp_index)))
+
+
+def run_neuron(config: NeuronConfig, *, device=None, progress: bool = True) -> NeuronResults:
+    """Train the Section 4 neuron and the leaky-ReLU chain; measure their information
+    along training.
+
+    The neuron: exact ``I(X; T(k))`` by quadrature at every recorded epoch and every
+    β, the densities of ``T(k)``, and the SP estimator (``n_x = 1``: ``S`` is
+    deterministic given ``X``) at every ``sp_every``-th recorded epoch for each β of
+    ``sp_betas``. The chain: ``I(X; T1)`` exactly, ``I(X; T2)`` by quantiles and
+    quadrature, and the SP estimate of ``I(X; T2)``. All randomness (the SP
+    estimator's noise and Monte Carlo samples) comes from one generator seeded with
+    ``config.seed``, used by the neuron first, then the chain.
+
+    Parameters
+    ----------
+    config : NeuronConfig
+    device : torch.device or str, optional
+        Where the SP estimator runs (:func:`~infoflow_core.experiments.resolve_device`:
+        ``None`` is CUDA when available); training and quadrature are scalar NumPy.
+        The chapter uses the CPU: the same numbers on every machine.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    NeuronResults
+
+    Examples
+    --------
+    >>> cfg = NeuronConfig.for_scale("quick", n_epochs=100, per_decade=2, betas=(0.01,), sp_betas=(0.01,),
+    ...                               n_mc=100, chain_epochs=10, chain_per_decade=1, chain_betas=(0.1,))
+    >>> r = run_neuron(cfg, device="cpu", progress=False)
+    >>> r.epochs.tolist(), r.mi.shape, r.density.shape, r.chain_epochs.tolist()
+    ([0, 1, 3, 10, 32, 100], (1, 6), (1, 6, 401), [0, 1, 10])
+    """
+    if not isinstance(config, NeuronConfig):
+        raise ValueError(f"config must be a NeuronConfig, got {type(config).__name__}")
+    device = resolve_device(device)
+    start = time.perf_counter()
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    parts = _run_tanh_neuron(config, generator, device, progress)
+    parts.update(_run_leaky_chain(config, generator, device, progress))
+    return NeuronResults(config=config, provenance=Provenance.now(device, time.perf_counter() - start), **parts)
+
+
+EXPERIMENT = Experiment("neuron", "Section 4: the single noisy tanh neuron (Figs. 2, 4)", NeuronConfig,
+                        NeuronResults, run_neuron)
+
+
+def neuron_results(scale: str | None = None, *, results_dir=None, recompute: bool = False, device=None,
+                   progress: bool = True) -> NeuronResults:
+    """The chapter's results at ``scale`` (default ``INFOFLOW_SCALE``): a stored run
+    when one matches the code's configuration, else a run
+    (:func:`~infoflow_core.results.load_or_run`)."""
+    return load_or_run(EXPERIMENT, NeuronConfig.for_scale(scale), results_dir=results_dir, recompute=recompute,
+                       device=device, progress=progress)

@@ -34,8 +34,15 @@ class SZTNet(nn.Module):
         Source of the noise of every :class:`GaussianNoise` module (on the device the
         model will run on).
     init_generator : torch.Generator, optional
-        CPU generator for the initial weights (PyTorch's default initialization,
-        drawn from it); ``None`` uses torch's global generator, like ``nn.Linear``.
+        Generator for the initial weights (PyTorch's default initialization, drawn
+        from it on its own device, in ``dtype``, then moved); ``None`` uses torch's
+        global generator, like ``nn.Linear``.
+    dtype : torch.dtype, optional
+        Parameter dtype (default: torch's default, float32). Give it here rather than
+        calling ``.double()`` afterwards when ``init_generator`` is used: the initial
+        weights are drawn in this dtype.
+    device : torch.device or str, optional
+        Where the parameters live (default: torch's default device).
 
     Attributes
     ----------
@@ -53,10 +60,15 @@ class SZTNet(nn.Module):
     >>> net = SZTNet("tanh", 0.005)
     >>> [m.out_features for m in net.linears()]
     [10, 7, 5, 4, 3, 2]
+    >>> det = SZTNet("tanh", 0.0, widths=(3, 4, 2), dtype=torch.float64,
+    ...              init_generator=torch.Generator().manual_seed(0))
+    >>> [tuple(t.shape) for t in det.hidden_values(torch.zeros(5, 3, dtype=torch.float64))]
+    [(5, 4)]
     """
 
     def __init__(self, activation: str = "tanh", beta: float = 0.005, *, widths=SZT_WIDTHS,
-                 generator: torch.Generator | None = None, init_generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, init_generator: torch.Generator | None = None,
+                 dtype: torch.dtype | None = None, device=None):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -67,21 +79,23 @@ class SZTNet(nn.Module):
         self.beta = check_beta(beta, "beta", allow_zero=True)
         self.widths = widths
         self.hidden = nn.ModuleList(
-            nn.Sequential(nn.Linear(a, b), ACTIVATIONS[activation](), GaussianNoise(self.beta, generator))
+            nn.Sequential(nn.Linear(a, b, dtype=dtype, device=device), ACTIVATIONS[activation](),
+                          GaussianNoise(self.beta, generator))
             for a, b in zip(widths[:-2], widths[1:-1])
         )
-        self.out = nn.Linear(widths[-2], widths[-1])
+        self.out = nn.Linear(widths[-2], widths[-1], dtype=dtype, device=device)
         if init_generator is not None:
             self.reset_parameters(init_generator)
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator) -> None:
         """PyTorch's default ``nn.Linear`` initialization (uniform on ±1/√fan_in for
-        weights and biases), drawn from ``generator``."""
+        weights and biases), drawn from ``generator`` in the parameters' dtype on the
+        generator's device, layer by layer, weight before bias."""
         for lin in self.linears():
             bound = 1.0 / lin.in_features ** 0.5
             for p in (lin.weight, lin.bias):
-                u = torch.rand(p.shape, generator=generator, dtype=p.dtype)  # on the generator's device
+                u = torch.rand(p.shape, generator=generator, dtype=p.dtype, device=generator.device)
                 p.copy_(((2 * u - 1) * bound).to(p.device))
 
     def linears(self) -> list[nn.Linear]:

@@ -1,5 +1,12 @@
 """Figures of the binning chapter (``book/01_binning.ipynb``, Section 1 and Fig. 1 of
-the paper); each takes a :class:`~infoflow_core.experiments.binning.BinningResults`."""
+the paper); each takes a :class:`~infoflow_core.experiments.binning.BinningResults`.
+
+>>> from infoflow_core.experiments.binning import BinningConfig, run_binning
+>>> r = run_binning(BinningConfig.for_scale("quick", n_bits=6, widths=(6, 3, 2), epochs=3, n_records=2),
+...                 device="cpu", progress=False)
+>>> len(plot_binned_entropy_vs_bin_size(r).layout.sliders[0].steps) == len(r.epochs)
+True
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from ._render import slider_steps
+from ._render import slider, slider_steps
 
-__all__ = ["binned_entropy_vs_bin_size", "binned_entropy_vs_epoch", "min_distance_vs_epoch", "representations_scatter"]
+__all__ = ["plot_binned_entropy_vs_bin_size", "plot_binned_entropy_vs_epoch", "plot_min_distance_vs_epoch",
+           "plot_representations"]
 
 _COLORS = qualitative.Plotly
 
@@ -23,7 +31,7 @@ def _hx_line(fig: go.Figure, h_x: float, n: int) -> None:
                   annotation_text=f"H(X) = ln {n} = {h_x:.3f}", annotation_position="bottom right")
 
 
-def binned_entropy_vs_bin_size(results, *, active: int | None = None) -> go.Figure:
+def plot_binned_entropy_vs_bin_size(results, *, active: int | None = None) -> go.Figure:
     """I(X; Bin(T_ℓ)) = H(Bin(T_ℓ)) against bin size, one curve per layer, with a slider
     over the measured epochs. The bin size axis runs from one bin (left) to tiny bins
     (right), where every curve reaches H(X) = ln n.
@@ -34,13 +42,13 @@ def binned_entropy_vs_bin_size(results, *, active: int | None = None) -> go.Figu
     active : int, optional
         Index of the epoch shown first (default: the last one).
     """
-    epochs, sizes, h = results.epochs, results.bin_sizes, results.h_binned  # h: (n_rec, n_layers, n_bins)
-    n_layers = h.shape[1]
+    epochs, sizes, h = results.epochs, results.bin_sizes, results.h_bin  # h: (E, K, L)
+    n_layers = h.shape[2]
     active = len(epochs) - 1 if active is None else int(active)
     fig = go.Figure()
     for r, epoch in enumerate(epochs):
         for k in range(n_layers):
-            fig.add_scatter(x=sizes, y=h[r, k], mode="lines+markers", name=_layer_name(k, results.layer_widths[k]),
+            fig.add_scatter(x=sizes, y=h[r, :, k], mode="lines+markers", name=_layer_name(k, results.layer_widths[k]),
                             line_color=_COLORS[k % len(_COLORS)], visible=(r == active), legendgroup=str(k),
                             hovertemplate="bin size %{x:g}<br>H(Bin(T)) = %{y:.3f} nats")
     titles = [f"I(X; Bin(T)) = H(Bin(T)) against bin size, epoch {e}" for e in epochs]
@@ -50,14 +58,14 @@ def binned_entropy_vs_bin_size(results, *, active: int | None = None) -> go.Figu
         title_text=titles[active],
         xaxis=dict(title_text="bin size", type="log", autorange="reversed", exponentformat="power"),
         yaxis=dict(title_text="H(Bin(T)) (nats)", range=[-0.2, results.h_x + 0.5]),
-        sliders=[dict(active=active, steps=steps, currentvalue=dict(prefix="epoch "), pad=dict(t=50))],
+        sliders=slider(steps, "epoch ", active=active),
         legend=dict(title_text="layer"),
         height=520,
     )
     return fig
 
 
-def binned_entropy_vs_epoch(results, *, active: int | None = None) -> go.Figure:
+def plot_binned_entropy_vs_epoch(results, *, active: int | None = None) -> go.Figure:
     """H(Bin(T_ℓ)) across training epochs (log axis), one curve per layer, with a slider
     over the bin size: the paper's Fig. 1 for our network. Epoch 0 (before training)
     is left off the log axis.
@@ -70,14 +78,14 @@ def binned_entropy_vs_epoch(results, *, active: int | None = None) -> go.Figure:
     """
     keep = results.epochs > 0
     epochs, sizes = results.epochs[keep], results.bin_sizes
-    h = results.h_binned[keep]  # (n_rec', n_layers, n_bins)
-    n_layers = h.shape[1]
+    h = results.h_bin[keep]  # (E', K, L)
+    n_layers = h.shape[2]
     if active is None:
         active = int(np.argmin(np.abs(np.log(sizes) - np.log(0.1))))
     fig = go.Figure()
     for b, size in enumerate(sizes):
         for k in range(n_layers):
-            fig.add_scatter(x=epochs, y=h[:, k, b], mode="lines", name=_layer_name(k, results.layer_widths[k]),
+            fig.add_scatter(x=epochs, y=h[:, b, k], mode="lines", name=_layer_name(k, results.layer_widths[k]),
                             line_color=_COLORS[k % len(_COLORS)], visible=(b == active), legendgroup=str(k),
                             hovertemplate="epoch %{x}<br>H(Bin(T)) = %{y:.3f} nats")
     titles = [f"I(X; Bin(T)) across training, bin size {s:g}" for s in sizes]
@@ -87,14 +95,14 @@ def binned_entropy_vs_epoch(results, *, active: int | None = None) -> go.Figure:
         title_text=titles[active],
         xaxis=dict(title_text="epoch", type="log"),
         yaxis=dict(title_text="H(Bin(T)) (nats)", range=[-0.2, results.h_x + 0.5]),
-        sliders=[dict(active=active, steps=steps, currentvalue=dict(prefix="bin size "), pad=dict(t=50))],
+        sliders=slider(steps, "bin size ", active=active),
         legend=dict(title_text="layer"),
         height=520,
     )
     return fig
 
 
-def min_distance_vs_epoch(results) -> go.Figure:
+def plot_min_distance_vs_epoch(results) -> go.Figure:
     """The smallest distance between the representations of two distinct inputs, per
     layer, across training: positive throughout (the map stays injective), so bins
     narrower than it give H(Bin(T)) = ln n exactly."""
@@ -114,7 +122,7 @@ def min_distance_vs_epoch(results) -> go.Figure:
     return fig
 
 
-def representations_scatter(results, *, layer: int = -1, units=(0, 1), max_epochs: int = 16,
+def plot_representations(results, *, layer: int = -1, units=(0, 1), max_epochs: int = 16,
                             bin_size: float | None = 0.1) -> go.Figure:
     """The representations of all inputs in one layer (two of its units), coloured by
     class, with a slider over the measured epochs: clusters forming during training.
@@ -132,7 +140,7 @@ def representations_scatter(results, *, layer: int = -1, units=(0, 1), max_epoch
     bin_size : float or None
         Draw the bin grid of this size (None: no grid).
     """
-    reps = results.representations[layer]  # (n_rec, n, d)
+    reps = results.representations[layer]  # (E, n, d)
     n_rec, _, d = reps.shape
     if not (0 <= units[0] < d and 0 <= units[1] < d):
         raise ValueError(f"units must index the layer's {d} units, got {units}")
@@ -156,7 +164,7 @@ def representations_scatter(results, *, layer: int = -1, units=(0, 1), max_epoch
         title_text=titles[-1],
         xaxis=dict(title_text=f"unit {units[0] + 1}", **grid),
         yaxis=dict(title_text=f"unit {units[1] + 1}", scaleanchor="x", **grid),
-        sliders=[dict(active=len(picks) - 1, steps=steps, currentvalue=dict(prefix="epoch "), pad=dict(t=50))],
+        sliders=slider(steps, "epoch ", active=len(picks) - 1),
         height=620,
         width=640,
     )

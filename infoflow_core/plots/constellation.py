@@ -1,6 +1,14 @@
 """Figures of the AWGN-constellation chapter (``book/03_constellation.ipynb``). Each
-takes a :class:`~infoflow_core.experiments.constellation.ConstellationSweep` and
-returns a plotly Figure with a slider over precomputed merge amounts."""
+takes a :class:`~infoflow_core.experiments.constellation.ConstellationResults` (and
+draws its 1-D or 2-D sweep) and returns a plotly Figure, most with a slider over the
+precomputed merge amounts.
+
+>>> from infoflow_core.experiments.constellation import ConstellationConfig, run_constellation
+>>> cfg = ConstellationConfig.for_scale("quick", betas=(0.1, 1.0), betas_2d=(0.1,), merges=(0.0, 1.0), n_mc=200)
+>>> r = run_constellation(cfg, device="cpu", progress=False)
+>>> len(plot_information_vs_beta(r, dim=2).layout.sliders[0].steps)
+2
+"""
 
 from __future__ import annotations
 
@@ -8,40 +16,34 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 
-from ._render import slider_steps
+from ..entropy import gm_density
+from ..experiments.constellation import gaussian_channel_capacity
+from ._render import slider, slider_steps
 
 __all__ = [
-    "constellation_density_figure",
-    "constellation_2d_figure",
-    "information_vs_beta_figure",
-    "information_vs_merge_figure",
-    "bounds_gap_figure",
+    "plot_constellation_density",
+    "plot_constellation_2d",
+    "plot_information_vs_beta",
+    "plot_information_vs_merge",
+    "plot_bounds_gap",
 ]
 
 
-def _slider(steps, prefix: str, active: int = 0) -> list[dict]:
-    return [{"active": active, "currentvalue": {"prefix": prefix}, "pad": {"t": 50}, "steps": steps}]
-
-
-def _beta_index(sweep, beta: float) -> int:
-    return int(np.argmin(np.abs(np.log(sweep.betas / beta))))
-
-
-def constellation_density_figure(sweep, *, beta: float = 0.1, n_grid: int = 1200, active_merge: float = 0.0):
-    """Output density ``p_T = (1/n) Σ N(s_i, β²)`` of a 1-D constellation and its points;
-    a slider over the merge amount; the title gives ``I(S; S+Z)`` at each."""
-    if sweep.dim != 1:
-        raise ValueError(f"sweep must be 1-D for this figure, got dim={sweep.dim}")
-    b = _beta_index(sweep, beta)
+def plot_constellation_density(results, *, beta: float = 0.1, n_grid: int = 1200, active_merge: float = 0.0):
+    """Output density ``p_T = (1/n) Σ N(s_i, β²)`` of the 1-D constellation and its
+    points at the precomputed β nearest ``beta``; a slider over the merge amount; the
+    title gives ``I(S; S+Z)`` at each."""
+    sweep = results.sweep(1)
+    b = sweep.beta_index(beta)
     beta = float(sweep.betas[b])
     pts = sweep.points[:, :, 0]  # (M, n)
     lo, hi = pts.min() - 4 * beta, pts.max() + 4 * beta
-    t = np.linspace(lo, hi, n_grid)
+    t = np.linspace(lo, hi, n_grid)  # (G,)
     fig = go.Figure()
     for m in range(len(sweep.merges)):
-        z = (t[:, None] - pts[m][None, :]) / beta  # (G, n)
-        p = np.exp(-0.5 * z * z).mean(axis=1) / (beta * math.sqrt(2 * math.pi))  # (G,)
+        p = gm_density(torch.from_numpy(pts[m]), beta, torch.from_numpy(t)).numpy()  # (G,)
         fig.add_trace(go.Scatter(x=t, y=p.astype(np.float32), mode="lines", line={"color": "black"},
                                  name="p_T(t)", visible=False, showlegend=False))
         fig.add_trace(go.Scatter(x=pts[m], y=np.zeros(len(pts[m])), mode="markers", name="points s_i",
@@ -55,17 +57,17 @@ def constellation_density_figure(sweep, *, beta: float = 0.1, n_grid: int = 1200
     fig.data[2 * active].visible = fig.data[2 * active + 1].visible = True
     fig.update_layout(title={"text": titles[active]}, xaxis={"title": {"text": "t"}},
                       yaxis={"title": {"text": "p_T(t)"}},
-                      sliders=_slider(slider_steps(labels, 2, titles=titles), "merge μ = ", active),
+                      sliders=slider(slider_steps(labels, 2, titles=titles), "merge μ = ", active=active),
                       template="plotly_white", height=420)
     return fig
 
 
-def constellation_2d_figure(sweep, *, beta: float = 0.1, active_merge: float = 0.0):
-    """A 2-D constellation: its points with a circle of radius β around each (one noise
-    standard deviation); a slider over the merge amount."""
-    if sweep.dim != 2:
-        raise ValueError(f"sweep must be 2-D for this figure, got dim={sweep.dim}")
-    b = _beta_index(sweep, beta)
+def plot_constellation_2d(results, *, beta: float = 0.1, active_merge: float = 0.0):
+    """The 2-D constellation: its points with a circle of radius β around each (one
+    noise standard deviation, the precomputed β nearest ``beta``); a slider over the
+    merge amount."""
+    sweep = results.sweep(2)
+    b = sweep.beta_index(beta)
     beta = float(sweep.betas[b])
     theta = np.linspace(0, 2 * math.pi, 25)
     fig = go.Figure()
@@ -87,20 +89,22 @@ def constellation_2d_figure(sweep, *, beta: float = 0.1, active_merge: float = 0
     fig.data[2 * active].visible = fig.data[2 * active + 1].visible = True
     fig.update_layout(title={"text": titles[active]}, xaxis={"title": {"text": "s₁"}},
                       yaxis={"title": {"text": "s₂"}, "scaleanchor": "x"},
-                      sliders=_slider(slider_steps(labels, 2, titles=titles), "merge μ = ", active),
+                      sliders=slider(slider_steps(labels, 2, titles=titles), "merge μ = ", active=active),
                       template="plotly_white", height=520, width=600)
     return fig
 
 
-def information_vs_beta_figure(sweep, *, active_merge: float = 0.9):
-    """``I(S; S+Z)`` against β (log axis) with the Kolchinsky–Tracey band, the levels
-    ``ln n`` and ``ln K``, and the Gaussian-input value ``(d/2) ln(1 + P/β²)`` (P: the
-    constellation's per-axis variance); a slider over the merge amount."""
+def plot_information_vs_beta(results, *, dim: int = 1, active_merge: float = 0.9):
+    """``I(S; S+Z)`` against β (log axis) for the ``dim``-D sweep, with the
+    Kolchinsky–Tracey band, the levels ``ln n`` and ``ln K``, and the Gaussian-input
+    value ``(d/2) ln(1 + P/β²)`` (P: the constellation's per-axis variance); a slider
+    over the merge amount."""
+    sweep = results.sweep(dim)
     fig = go.Figure()
     exact = sweep.dim == 1
     for m in range(len(sweep.merges)):
         power = float(sweep.points[m].var(axis=0).mean())
-        cap = 0.5 * sweep.dim * np.log1p(power / sweep.betas ** 2)
+        cap = [gaussian_channel_capacity(power, float(beta), sweep.dim) for beta in sweep.betas]
         fig.add_trace(go.Scatter(x=sweep.betas, y=sweep.upper[m], mode="lines", line={"width": 0},
                                  name="KT upper", visible=False, showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=sweep.betas, y=sweep.lower[m], mode="lines", line={"width": 0},
@@ -127,17 +131,19 @@ def information_vs_beta_figure(sweep, *, active_merge: float = 0.9):
     fig.update_layout(title={"text": titles[active]},
                       xaxis={"title": {"text": "noise standard deviation β (grid spacing Δ = 1)"}, "type": "log"},
                       yaxis={"title": {"text": "nats"}, "range": [-0.05, top]},
-                      sliders=_slider(slider_steps(labels, 4, titles=titles), "merge μ = ", active),
+                      sliders=slider(slider_steps(labels, 4, titles=titles), "merge μ = ", active=active),
                       template="plotly_white", height=460, legend={"x": 0.6, "y": 0.98})
     return fig
 
 
-def information_vs_merge_figure(sweep, *, betas=(0.01, 0.03, 0.1, 0.3, 1.0)):
-    """``I(S; S+Z)`` against the merge amount μ for a few β: merging points lowers the
-    information, from ``ln n`` towards ``ln K`` (small β)."""
+def plot_information_vs_merge(results, *, betas=(0.01, 0.03, 0.1, 0.3, 1.0)):
+    """``I(S; S+Z)`` of the 1-D sweep against the merge amount μ for a few β (the
+    precomputed ones nearest): merging points lowers the information, from ``ln n``
+    towards ``ln K`` (small β)."""
+    sweep = results.sweep(1)
     fig = go.Figure()
     for beta in betas:
-        b = _beta_index(sweep, beta)
+        b = sweep.beta_index(beta)
         fig.add_trace(go.Scatter(x=sweep.merges, y=sweep.mi[:, b], mode="lines+markers",
                                  name=f"β = {sweep.betas[b]:g}"))
     for value, text in ((math.log(sweep.n_points), "ln n"), (math.log(sweep.n_clusters), "ln K")):
@@ -148,10 +154,11 @@ def information_vs_merge_figure(sweep, *, betas=(0.01, 0.03, 0.1, 0.3, 1.0)):
     return fig
 
 
-def bounds_gap_figure(sweep, *, merges=(0.0, 0.5, 0.9, 1.0)):
-    """Width of the Kolchinsky–Tracey band (upper − lower, nats) against β for a few
-    merge amounts: zero where the points are well separated or fully merged, largest
-    at intermediate β."""
+def plot_bounds_gap(results, *, merges=(0.0, 0.5, 0.9, 1.0)):
+    """Width of the Kolchinsky–Tracey band (upper − lower, nats) of the 1-D sweep
+    against β for a few merge amounts: zero where the points are well separated or
+    fully merged, largest at intermediate β."""
+    sweep = results.sweep(1)
     fig = go.Figure()
     for mu in merges:
         m = sweep.merge_index(mu)

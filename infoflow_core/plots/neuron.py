@@ -1,8 +1,16 @@
 """Figures of the single noisy neuron chapter (``book/02_noisy_neuron.ipynb``): the
 paper's Fig. 4(a)–(d), the learned parameters, and the two-neuron leaky-ReLU chain.
-Each function takes a results object from :mod:`infoflow_core.experiments.neuron`
-and returns a plotly Figure whose parameter (epoch or β) is a slider over precomputed
-values."""
+Each function takes a :class:`~infoflow_core.experiments.neuron.NeuronResults` and
+returns a plotly Figure whose parameter (epoch or β) is a slider over precomputed
+values.
+
+>>> from infoflow_core.experiments.neuron import NeuronConfig, run_neuron
+>>> cfg = NeuronConfig.for_scale("quick", n_epochs=100, per_decade=2, betas=(0.01,), sp_betas=(0.01,), n_mc=100,
+...                               chain_epochs=10, chain_per_decade=1, chain_betas=(0.1,))
+>>> r = run_neuron(cfg, device="cpu", progress=False)
+>>> len(plot_density_snapshots(r, every=1).layout.sliders[0].steps) == len(r.epochs)
+True
+"""
 
 from __future__ import annotations
 
@@ -11,15 +19,15 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from ._render import slider_steps
+from ._render import slider, slider_steps
 
 __all__ = [
-    "density_snapshots_figure",
-    "density_heatmap_figure",
-    "information_figure",
-    "information_by_beta_figure",
-    "parameters_figure",
-    "two_neuron_figure",
+    "plot_density_snapshots",
+    "plot_density_heatmap",
+    "plot_information",
+    "plot_information_by_beta",
+    "plot_parameters",
+    "plot_two_neuron",
 ]
 
 _INPUT_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#d62728"]  # x = -3, -1, 1, 3
@@ -29,15 +37,11 @@ _PLATEAUS = [(math.log(4), "ln 4 (four resolvable)"),
              (-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)), "H(¾,¼): x=−3, −1, 1 merged")]
 
 
-def _slider(steps, prefix: str, active: int = 0) -> list[dict]:
-    return [{"active": active, "currentvalue": {"prefix": prefix}, "pad": {"t": 50}, "steps": steps}]
-
-
 def _fmt_beta(beta: float) -> str:
     return f"β = {beta:g}"
 
 
-def density_snapshots_figure(res, *, beta: float = 0.01, every: int = 2, active_epoch: int = 250):
+def plot_density_snapshots(res, *, beta: float = 0.01, every: int = 2, active_epoch: int = 250):
     """Fig. 4(a): the density ``p_{T(k)}`` at one epoch, with a slider over recorded epochs.
 
     Also marks the four constellation points ``S(k) = tanh(w_k x + b_k)``.
@@ -66,13 +70,13 @@ def density_snapshots_figure(res, *, beta: float = 0.01, every: int = 2, active_
         title={"text": titles[active]},
         xaxis={"title": {"text": "t"}, "range": [float(res.grid[0]), float(res.grid[-1])]},
         yaxis={"title": {"text": "p_T(k)(t)"}, "range": [-0.02 / beta, 1.05 / (beta * math.sqrt(2 * math.pi))]},
-        sliders=_slider(slider_steps(labels, 2, titles=titles), "epoch k = ", active),
+        sliders=slider(slider_steps(labels, 2, titles=titles), "epoch k = ", active=active),
         template="plotly_white", height=430,
     )
     return fig
 
 
-def density_heatmap_figure(res, *, betas=(0.01, 0.1, 0.5), t_stride: int = 2):
+def plot_density_heatmap(res, *, betas=(0.01, 0.1, 0.5), t_stride: int = 2):
     """Fig. 4(b): ``p_{T(k)}(t)`` as a function of ``log10 k`` (x) and ``t`` (y), a
     slider over β. Colour is ``log10`` of the density (clipped at 10⁻³)."""
     keep = res.epochs > 0
@@ -92,13 +96,13 @@ def density_heatmap_figure(res, *, betas=(0.01, 0.1, 0.5), t_stride: int = 2):
     fig.update_layout(
         title={"text": titles[0]},
         xaxis={"title": {"text": "log10 epoch k"}}, yaxis={"title": {"text": "t"}},
-        sliders=_slider(slider_steps(labels, 1, titles=titles), ""),
+        sliders=slider(slider_steps(labels, 1, titles=titles), ""),
         template="plotly_white", height=450,
     )
     return fig
 
 
-def information_figure(res, *, active_beta: float = 0.01):
+def plot_information(res, *, active_beta: float = 0.01):
     """Fig. 4(c): ``I(X; T(k))`` against ``k`` (log axis): exact (quadrature) and the SP
     estimator with ±2 standard errors; a slider over the β where SP ran. Dotted lines:
     the plateaus ``ln 4``, ``H(½,¼,¼)``, ``H(¾,¼)``."""
@@ -129,11 +133,11 @@ def information_figure(res, *, active_beta: float = 0.01):
         template="plotly_white", height=450, legend={"x": 0.01, "y": 0.05, "yanchor": "bottom"},
     )
     if len(labels) > 1:  # a slider over the β where SP ran (one β at the quick scale)
-        fig.update_layout(sliders=_slider(slider_steps(labels, 2, titles=titles), "", active))
+        fig.update_layout(sliders=slider(slider_steps(labels, 2, titles=titles), "", active=active))
     return fig
 
 
-def information_by_beta_figure(res, *, betas=None):
+def plot_information_by_beta(res, *, betas=None):
     """Fig. 4(d): exact ``I(X; T(k))`` against ``k`` for several β (one trace each;
     click legend entries to hide or show)."""
     keep = res.epochs > 0
@@ -160,7 +164,7 @@ def _sequential(n: int, total: int) -> str:
     return scale[int(round(n * (len(scale) - 1) / max(total - 1, 1)))]
 
 
-def parameters_figure(res):
+def plot_parameters(res):
     """The learned ``w_k``, ``b_k`` and the ratio ``b_k / w_k`` against ``k``; dotted
     lines at ``−2`` (the limit of gradient descent, see the chapter) and ``−2.3`` (the
     paper)."""
@@ -168,7 +172,7 @@ def parameters_figure(res):
 
     keep = res.epochs > 0
     k = res.epochs[keep]
-    w, b = res.trajectory.w[keep], res.trajectory.b[keep]
+    w, b = res.params[keep, 0], res.params[keep, 1]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("w_k and b_k", "b_k / w_k"))
     fig.add_trace(go.Scatter(x=k, y=w, name="w", line={"color": "#1f77b4"}), row=1, col=1)
     fig.add_trace(go.Scatter(x=k, y=b, name="b", line={"color": "#ff7f0e"}), row=1, col=1)
@@ -183,25 +187,26 @@ def parameters_figure(res):
     return fig
 
 
-def two_neuron_figure(res2, *, active_beta: float = 0.1):
+def plot_two_neuron(res, *, active_beta: float = 0.1):
     """``I(X; T1)`` and ``I(X; T2)`` of the leaky-ReLU chain against ``k``; the SP
     estimate of ``I(X; T2)`` with ±2 standard errors; a slider over β."""
-    keep = res2.epochs > 0
-    sp_k = res2.epochs[res2.sp_index]
+    epochs = res.chain_epochs
+    keep = epochs > 0
+    sp_k = epochs[res.chain_sp_index]
     ok = sp_k > 0
     fig = go.Figure()
-    for a, beta in enumerate(res2.betas):
-        fig.add_trace(go.Scatter(x=res2.epochs[keep], y=res2.mi_t1[a][keep], name="I(X;T1) exact",
+    for a in range(len(res.chain_betas)):
+        fig.add_trace(go.Scatter(x=epochs[keep], y=res.chain_mi_t1[a][keep], name="I(X;T1) exact",
                                  line={"color": "#1f77b4"}, visible=False))
-        fig.add_trace(go.Scatter(x=res2.epochs[keep], y=res2.mi_t2[a][keep], name="I(X;T2) quadrature",
+        fig.add_trace(go.Scatter(x=epochs[keep], y=res.chain_mi_t2[a][keep], name="I(X;T2) quadrature",
                                  line={"color": "black"}, visible=False))
-        fig.add_trace(go.Scatter(x=sp_k[ok], y=res2.sp_mi_t2[a][ok], mode="markers",
+        fig.add_trace(go.Scatter(x=sp_k[ok], y=res.chain_sp_mi_t2[a][ok], mode="markers",
                                  name="I(X;T2) SP ±2 s.e.", marker={"color": "#d62728", "size": 6},
-                                 error_y={"type": "data", "array": 2 * res2.sp_stderr_t2[a][ok]},
+                                 error_y={"type": "data", "array": 2 * res.chain_sp_stderr_t2[a][ok]},
                                  visible=False))
-    labels = [_fmt_beta(float(b)) for b in res2.betas]
+    labels = [_fmt_beta(float(b)) for b in res.chain_betas]
     titles = [f"Two-neuron leaky-ReLU chain: information during training, {lab}" for lab in labels]
-    active = int(np.argmin(np.abs(res2.betas - active_beta)))
+    active = int(np.argmin(np.abs(res.chain_betas - active_beta)))
     for t in range(3 * active, 3 * active + 3):
         fig.data[t].visible = True
     fig.add_hline(y=math.log(4), line={"dash": "dot", "color": "gray", "width": 1},
@@ -210,7 +215,7 @@ def two_neuron_figure(res2, *, active_beta: float = 0.1):
         title={"text": titles[active]},
         xaxis={"title": {"text": "epoch k"}, "type": "log"},
         yaxis={"title": {"text": "nats"}, "range": [-0.05, 1.5]},
-        sliders=_slider(slider_steps(labels, 3, titles=titles), "", active),
+        sliders=slider(slider_steps(labels, 3, titles=titles), "", active=active),
         template="plotly_white", height=450, legend={"x": 0.99, "xanchor": "right", "y": 0.05, "yanchor": "bottom"},
     )
     return fig
