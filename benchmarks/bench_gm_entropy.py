@@ -50,6 +50,13 @@ from infoflow_core._kernels import log_kernel_sums  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def default_out_dir() -> Path:
+    """``$OUT/benchmarks/results`` when ``$OUT`` is set (the device machine copies
+    ``$OUT`` back), else ``benchmarks/results``."""
+    out = os.environ.get("OUT")
+    return Path(out) / "benchmarks" / "results" if out else RESULTS
+
+
 def plain_torch(x: torch.Tensor, c: torch.Tensor, beta: float, q_chunk: int = 1024,
                 c_chunk: int = 8192) -> torch.Tensor:
     """The plain torch path: log Σ_j exp(−‖x_i − c_j‖²/2β²) by chunked cdist + logsumexp.
@@ -133,13 +140,22 @@ def main(argv=None):
     ap.add_argument("--paths", nargs="+", default=["auto", "dense", "pruned", "plain-torch", "sklearn"])
     ap.add_argument("--note", default="", help="free text stored with the results")
     ap.add_argument("--tag", default="", help="suffix for the result file names")
+    ap.add_argument("--out-dir", type=Path, default=None,
+                    help="where results go (default: $OUT/benchmarks/results if $OUT is set, else benchmarks/results)")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     threads = torch.get_num_threads()
     max_r = 1 if args.quick else args.max_r
     rs = [r for r in (1, 10, 100) if r <= max_r]
     if "sklearn" in args.paths:
-        from sklearn.neighbors import KernelDensity
+        try:
+            from sklearn.neighbors import KernelDensity
+        except ImportError:
+            print("scikit-learn is not installed: the sklearn path is skipped", flush=True)
+            args.paths = [p for p in args.paths if p != "sklearn"]
+    if "triton" in args.paths and not (device.type == "cuda" and _kernels.triton_self_check(device)):
+        print("the Triton kernel is unavailable here or failed its self-check: the triton path is skipped", flush=True)
+        args.paths = [p for p in args.paths if p != "triton"]
     dev_name = device_name(device, threads)
     print(f"device {dev_name}  torch {torch.__version__}  threads {threads}  queries {args.n_query}", flush=True)
 
@@ -173,7 +189,7 @@ def main(argv=None):
                             rows.append(row)
                             print(f"{regime:9s} d={d:3d} β={beta:<5g} R={R:3d} {path:11s} skipped (time)", flush=True)
                             continue
-                        if path in ("auto", "dense", "pruned"):
+                        if path in ("auto", "dense", "pruned", "triton"):
                             fn = lambda p=path: log_kernel_sums(x[None], c[None], beta, method=p)[0]  # noqa: E731
                         elif path == "plain-torch":
                             fn = lambda: plain_torch(x, c, beta)  # noqa: E731
@@ -203,11 +219,12 @@ def main(argv=None):
                 date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 n_query=m, n_ref=args.n_ref, budget_s=args.budget, note=args.note,
                 sklearn=_sklearn_version() if "sklearn" in args.paths else None)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    out_dir = args.out_dir or default_out_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"gm_entropy_{dev_name}{('_' + args.tag) if args.tag else ''}"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows, batched=batched), indent=1))
-    (RESULTS / f"{stem}.md").write_text(markdown(meta, rows, batched, args.paths))
-    print(f"wrote {RESULTS / stem}.json and .md")
+    (out_dir / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows, batched=batched), indent=1))
+    (out_dir / f"{stem}.md").write_text(markdown(meta, rows, batched, args.paths))
+    print(f"wrote {out_dir / stem}.json and .md")
 
 
 def bench_batched(device) -> list[dict]:

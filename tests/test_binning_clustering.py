@@ -200,3 +200,19 @@ def test_exact_rational_bins_for_random_dyadic_values():
     for v, k in zip(t.reshape(-1), got.reshape(-1).tolist()):
         exact = math.floor((Fraction(v) + 1) / Fraction(1, 8))
         assert k == min(max(exact, 0), 15), (v, k)
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dtype_and_device_follow_input(device, dtype):
+    t = torch.rand(20, 3, dtype=dtype, generator=torch.Generator().manual_seed(0)).to(device)
+    labels = torch.arange(20, device=device) % 3
+    idx = bin_indices(t, bin_size=0.1)
+    assert idx.dtype == torch.int64 and idx.device == t.device and idx.shape == (20, 3)
+    per = binned_entropy_per_unit(t, bin_size=0.1)
+    assert per.dtype == torch.float64 and per.device == t.device  # documented: float64
+    assert type(binned_entropy(t, bin_size=0.1)) is float
+    w, b = pairwise_distances_by_class(t, labels)
+    assert w.dtype == b.dtype == dtype and w.device == b.device == t.device
+    cs = cosine_similarities(t, t)
+    assert cs.dtype == dtype and cs.device == t.device

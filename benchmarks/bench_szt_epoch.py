@@ -1,0 +1,154 @@
+"""One measured epoch of the SZT experiment: I(X; T_ℓ) for the 5 hidden layers.
+
+The noisy tanh SZT network (widths 12-10-7-5-4-3-2, β = 0.005), untrained or
+briefly trained, all 4096 inputs, ``n_x`` noise realizations per input, and the
+SP estimator with ``n_mc`` samples for h(T_ℓ) and ``n_mc_given_x`` for each
+h(T_ℓ | X = x). Times the sampling of representations and each layer's estimate,
+and prints a table. Only stable APIs are used: ``models.szt.SZTNet``,
+``data.szt.szt_data``, ``noise.sample_representations`` and
+``mutual_information.sp_mutual_information``.
+
+Usage::
+
+    python benchmarks/bench_szt_epoch.py --device cuda --n-x 1000           # the paper's setting
+    OMP_NUM_THREADS=1 python benchmarks/bench_szt_epoch.py --device cpu --n-x 100
+    python benchmarks/bench_szt_epoch.py --device cpu --n-x 100 300 --n-inputs 512
+
+Results: ``szt_epoch_<device>.{json,md}`` in ``--out-dir`` (default
+``$OUT/benchmarks/results`` when ``$OUT`` is set, else ``benchmarks/results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from infoflow_core.models.szt import SZTNet  # noqa: E402
+from infoflow_core.mutual_information import sp_mutual_information  # noqa: E402
+from infoflow_core.noise import sample_representations  # noqa: E402
+
+
+def default_out_dir() -> Path:
+    out = os.environ.get("OUT")
+    return Path(out) / "benchmarks" / "results" if out else Path(__file__).resolve().parent / "results"
+
+
+def szt_inputs() -> tuple[torch.Tensor, torch.Tensor, str]:
+    """The 4096 SZT inputs and labels; without SciPy (needed to read var_u.mat) the
+    inputs alone, rebuilt as the binary expansions of 0…4095, and random labels."""
+    try:
+        from infoflow_core.data.szt import szt_data
+        data = szt_data(0)
+        return data.x, data.y, "var_u.mat"
+    except ImportError as err:
+        bits = torch.arange(12 - 1, -1, -1)
+        x = ((torch.arange(4096)[:, None] >> bits) & 1).to(torch.float32)  # (4096, 12), MSB first
+        y = torch.randint(0, 2, (4096,), generator=torch.Generator().manual_seed(0))
+        return x, y, f"binary expansions (szt_data unavailable: {err})"
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_briefly(net: SZTNet, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> None:
+    """A few full-batch SGD epochs (lr 0.1, cross-entropy), noise on."""
+    if epochs <= 0:
+        return
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    net.train()
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+
+
+def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor) -> dict:
+    g = torch.Generator(device=device).manual_seed(args.seed)
+    net = SZTNet("tanh", args.beta, init_generator=torch.Generator().manual_seed(args.seed),
+                 generator=torch.Generator(device=device).manual_seed(args.seed + 1), device=device)
+    train_briefly(net, x, y, args.train_epochs, args.seed)
+    sync(device)
+    t0 = time.perf_counter()
+    samples = sample_representations(net, x, n_x, generator=g)  # 5 × (n_inputs, n_x, d_ℓ)
+    sync(device)
+    t_sample = time.perf_counter() - t0
+    layers = []
+    for ell, s in enumerate(samples, start=1):
+        t1 = time.perf_counter()
+        mi = sp_mutual_information(s, args.beta, n_mc=args.n_mc, n_mc_given_x=args.n_mc_given_x, generator=g)
+        sync(device)
+        sec = time.perf_counter() - t1
+        layers.append(dict(layer=ell, d=s.shape[-1], mi=mi.value, stderr=mi.stderr, h_t=mi.h_t,
+                           h_t_given_x=mi.h_t_given_x, seconds=sec))
+        print(f"  n_x={n_x:5d} layer {ell} (d={s.shape[-1]:2d}): I = {mi.value:8.4f} ± {mi.stderr:.4f} nats"
+              f"  ({sec:8.2f} s)", flush=True)
+    total = t_sample + sum(r["seconds"] for r in layers)
+    return dict(n_x=n_x, n_inputs=x.shape[0], sample_seconds=t_sample, total_seconds=total, layers=layers)
+
+
+def markdown(meta: dict, runs: list[dict]) -> str:
+    lines = [f"# SZT measured epoch on {meta['device']}", "",
+             f"tanh SZT net, β = {meta['beta']}, {meta['train_epochs']} training epochs, inputs: {meta['inputs']}; "
+             f"n_mc = {meta['n_mc']}, n_mc_given_x = {meta['n_mc_given_x']}; torch {meta['torch']}, "
+             f"{meta['date']}.", "",
+             "| n_x | inputs | sampling (s) | " + " | ".join(f"I(X;T_{k}) (s)" for k in range(1, 6)) + " | total (s) |",
+             "|---" * 9 + "|"]
+    for r in runs:
+        cells = [f"{L['mi']:.3f} ± {L['stderr']:.3f} ({L['seconds']:.1f})" for L in r["layers"]]
+        lines.append(f"| {r['n_x']} | {r['n_inputs']} | {r['sample_seconds']:.2f} | " + " | ".join(cells)
+                     + f" | {r['total_seconds']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--n-x", type=int, nargs="+", default=[1000], help="noise realizations per input")
+    ap.add_argument("--n-inputs", type=int, default=4096, help="use the first N of the 4096 inputs")
+    ap.add_argument("--n-mc", type=int, default=16384)
+    ap.add_argument("--n-mc-given-x", type=int, default=128)
+    ap.add_argument("--beta", type=float, default=0.005)
+    ap.add_argument("--train-epochs", type=int, default=0, help="full-batch SGD epochs before measuring")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out-dir", type=Path, default=None)
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    x, y, source = szt_inputs()
+    x, y = x[:args.n_inputs].to(device), y[:args.n_inputs].to(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu-{torch.get_num_threads()}threads"
+    print(f"device {name}  torch {torch.__version__}  inputs {x.shape[0]} ({source})", flush=True)
+    if device.type == "cuda":
+        from infoflow_core._kernels import triton_self_check
+        print(f"triton kernel used by method='auto': {triton_self_check(device)}", flush=True)
+    runs = [run(device, n_x, args, x, y) for n_x in args.n_x]
+    meta = dict(device=name, torch=torch.__version__, beta=args.beta, n_mc=args.n_mc, n_mc_given_x=args.n_mc_given_x,
+                train_epochs=args.train_epochs, inputs=source, platform=platform.platform(),
+                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    md = markdown(meta, runs)
+    print(md)
+    out = args.out_dir or default_out_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"szt_epoch_{device.type}{('_' + args.tag) if args.tag else ''}"
+    (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, runs=runs), indent=1))
+    (out / f"{stem}.md").write_text(md)
+    print(f"wrote {out / stem}.json and .md")
+    ok = all(math.isfinite(L["mi"]) for r in runs for L in r["layers"])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
