@@ -33,20 +33,30 @@ __all__: list[str] = []
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
 
-def check_positive(value, name: str, *, allow_zero: bool = False, what: str | None = None) -> float:
-    """Return ``value`` as a float after checking it is a finite real number
-    ``> 0`` (``>= 0`` where ``allow_zero``). ``what`` (e.g. "a noise standard
-    deviation") is added to the message when given."""
+def check_real(value, name: str) -> float:
+    """``value`` (a number or a one-element tensor, not a bool) as a float."""
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(value.shape)}")
         value = value.item()
-    if isinstance(value, bool):
+    number = None if isinstance(value, bool) else _to_float(value)
+    if number is None:
         raise ValueError(f"{name} must be a real number, got {value!r}")
+    return number
+
+
+def _to_float(value) -> float | None:
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+        return None
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False, what: str | None = None) -> float:
+    """Return ``value`` as a float after checking it is a finite real number
+    ``> 0`` (``>= 0`` where ``allow_zero``). ``what`` (e.g. "a noise standard
+    deviation") is added to the message when given."""
+    number = check_real(value, name)
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {number}")
     if number < 0 or (number == 0 and not allow_zero):
