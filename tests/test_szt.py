@@ -1,7 +1,12 @@
-"""The SZT chapters' code: data, network, orthonormality step, experiments, stored results."""
+"""The SZT chapters' code: data, network, orthonormality step, configuration, experiments,
+stored results, and the text the chapters check (the same on any thread count)."""
 
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +15,10 @@ import torch
 from conftest import make_generator
 from infoflow_core.data.szt import load_szt, split_szt, szt_data
 from infoflow_core.experiments import szt as ex
+from infoflow_core.experiments.szt import SZTConfig
 from infoflow_core.models.szt import SZTNet, orthonormalize_
 from infoflow_core.noise import GaussianNoise, sample_representations
-from infoflow_core.results import load_run
+from infoflow_core.results import StaleResultsError
 
 LN_4096 = math.log(4096)
 
@@ -109,32 +115,69 @@ def test_orthonormal_iteration_drives_singular_values_to_one():
         torch.testing.assert_close(sv, torch.ones_like(sv), rtol=0, atol=1e-6)  # Parseval: s -> 1
 
 
-# ---------------------------------------------------------------- experiments
+# ---------------------------------------------------------------- configuration
+
+BOOK_RESULTS = Path(__file__).resolve().parent.parent / "book" / "results"
 
 
-def test_measurement_epochs_are_the_papers():
-    e = ex.measurement_epochs(10_000, 100)
-    assert len(e) == 84 and e[0] == 1 and e[-1] == 9999  # unique(round(logspace(0, log10(9999), 100)))
-    assert list(e) == sorted(set(e))
+def test_epoch_grids_are_the_papers():
+    full = SZTConfig.for_scale("full")
+    assert len(full.epochs) == 84 and full.epochs[0] == 1 and full.epochs[-1] == 9999  # log_epochs(9999, 100)
+    book = SZTConfig.for_scale("book")
+    assert len(book.epochs) == 28 and book.epochs[-1] == 3999 and len(book.det_epochs) == 36
+    assert book.snapshot_epochs == (1, 6, 17, 55, 129, 406, 1274, 3999)  # the stored run's
+    quick = SZTConfig.for_scale("quick")
+    assert set(quick.snapshot_epochs) <= set(quick.epochs) and quick.epochs[-1] == quick.n_epochs - 1
 
 
-TINY = dict(n_epochs=3, epochs=(1, 3), n_x=2, n_mc=256, n_mc_cond=4, hist_bins=10, snapshot_epochs=(3,))
+def test_network_settings_follow_the_paper():
+    c = SZTConfig.for_scale("full")
+    assert (c.n_epochs, c.n_x, c.lr, c.batch_size) == (10_000, 1000, 4e-4, 256)
+    table = {n: (c.network(n).activation, c.network(n).beta, c.network(n).alpha)
+             for n in ("tanh", "orthonormal", "linear", "relu", "deterministic")}
+    assert table == {"tanh": ("tanh", 0.005, 0.0), "orthonormal": ("tanh", 0.005, 1e-3),
+                     "linear": ("linear", 0.01, 0.0), "relu": ("relu", 0.005, 0.0),
+                     "deterministic": ("tanh", 0.0, 0.0)}
+    assert c.network("deterministic").bin_sizes == (0.5, 0.1, 0.01, 0.001, 0.0001) and not c.network("tanh").bin_sizes
+    assert c.network("tanh").histograms and not c.network("linear").histograms
+    assert c.network("tanh").n_mc_given_x == c.n_mc_given_x == 128
+    assert SZTConfig.for_scale("book").seed == 0 and SZTConfig.for_scale("quick").seed == ex.QUICK_SEED
+    g = torch.Generator().manual_seed(2019)  # the seed the chapters used to draw at the quick scale
+    assert ex.QUICK_SEED == int(torch.randint(0, 2**31 - 1, (1,), generator=g))
+
+
+def test_config_checks_name_the_field():
+    with pytest.raises(ValueError, match="networks"):
+        SZTConfig.for_scale("quick", networks=("sigmoid",))
+    with pytest.raises(ValueError, match="n_mc_given_x"):
+        SZTConfig.for_scale("quick", n_mc_given_x=1)
+    with pytest.raises(ValueError, match="beta_linear"):
+        SZTConfig.for_scale("quick", beta_linear=0.0)
+    with pytest.raises(ValueError, match="'tanh'"):
+        SZTConfig.for_scale("quick", networks=("relu",))  # dpi needs the tanh network
+    with pytest.raises(ValueError, match="network must be one of"):
+        SZTConfig.for_scale("quick").network("sigmoid")
+    assert SZTConfig.for_scale("quick", dpi_n_x=[1, 2]).dpi_n_x == (1, 2)
+
+
+# ---------------------------------------------------------------- a tiny run
+
+TINY = dict(n_epochs=3, n_points=2, det_points=2, n_snapshots=1, n_x=2, n_mc=256, n_mc_given_x=4, hist_bins=10,
+            networks=("tanh",), histograms=("tanh",), dpi_n_x=(1, 2), bin_sizes=(0.1, 1e-4))
 
 
 @pytest.fixture(scope="module")
 def tiny_run():
+    n = torch.get_num_threads()
     torch.set_num_threads(1)
-    data = szt_data(0)
-    res = ex.run_noisy(ex.SZTConfig(name="tanh", activation="tanh", beta=0.005, histograms=True, **TINY),
-                       data=data, device="cpu", progress=False)
-    det = ex.run_deterministic(ex.SZTConfig(name="deterministic", beta=0.0, bin_sizes=(0.1, 1e-4), **TINY),
-                               data=data, device="cpu", progress=False)
-    dpi = ex.run_dpi_realizations(res, (1, 2), n_mc=256, n_mc_cond=4, device="cpu", progress=False)
-    return ex.SZTRun(scale="quick", results={"tanh": res}, binning=det, dpi=dpi, device="cpu", wall_time_s=1.0)
+    try:
+        yield ex.run_szt(SZTConfig.for_scale("quick", **TINY), device="cpu", progress=False)
+    finally:
+        torch.set_num_threads(n)
 
 
 def test_tiny_experiment_information_is_bounded(tiny_run):
-    r = tiny_run.results["tanh"]
+    r = tiny_run.networks["tanh"]
     assert r.mi.shape == (2, 5) and np.isfinite(r.mi).all() and (r.mi_stderr > 0).all()
     # 0 <= I(X; T) <= ln 4096 (X uniform over 4096 inputs), within 4 standard errors.
     assert (r.mi >= -4 * r.mi_stderr).all() and (r.mi <= LN_4096 + 4 * r.mi_stderr).all()
@@ -151,30 +194,73 @@ def test_tiny_experiment_information_is_bounded(tiny_run):
 
 
 def test_deterministic_binning_tends_to_ln_4096(tiny_run):
-    b = tiny_run.binning
-    assert b.h_bin.shape == (2, 2, 5)
+    b = tiny_run.deterministic
+    assert b.h_bin.shape == (2, 2, 5)  # (E, K, L)
     # Tiny bins separate all 4096 distinct representations of layer 1: H = ln 4096 (to 1e-9).
     np.testing.assert_allclose(b.h_bin[:, 1, 0], LN_4096, rtol=1e-9)
     assert (b.h_bin[:, 0] <= b.h_bin[:, 1] + 1e-12).all()  # coarser bins, less entropy
+
+
+def test_results_save_load_round_trip(tiny_run, tmp_path):
+    out = tiny_run.save(tmp_path / "szt")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["experiment"] == "szt" and summary["config"]["n_mc_given_x"] == 4
+    assert summary["config_hash"] == tiny_run.config.hash
+    net = summary["networks"]["tanh"]
+    assert net["epochs"] == [1, 2] and set(net["layers"]["T5"]) == {"I", "stderr", "h_T", "h_T_given_X", "H_bin"}
+    assert {"compression", "overfitting_onset", "hbin_correlation", "dpi", "losses"} <= set(net)
+    assert {"deterministic", "dpi_realizations"} <= set(summary)
+    back = ex.SZTResults.load(out, expected_config=tiny_run.config)
+    r0, r1 = tiny_run.networks["tanh"], back.networks["tanh"]
+    np.testing.assert_array_equal(r0.mi, r1.mi)
+    np.testing.assert_array_equal(r0.hist_within, r1.hist_within)
+    np.testing.assert_allclose(r0.snapshots, r1.snapshots, atol=1e-3)  # stored as float16
+    np.testing.assert_array_equal(back.deterministic.h_bin, tiny_run.deterministic.h_bin)
+    np.testing.assert_array_equal(back.dpi.mi, tiny_run.dpi.mi)
+    assert r1.config == r0.config and r1.config.beta == 0.005
+    assert ex.report(back) == ex.report(tiny_run)
 
 
 def test_estimate_information_far_apart_inputs():
     # Four inputs far apart (>> β): I = ln 4 for any realizations (closed form).
     base = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64).reshape(4, 1, 1)
     s = base + 1e-3 * torch.randn(4, 5, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    est = ex.estimate_information([base, s], 0.01, n_mc=4000, n_mc_cond=64, generator=torch.Generator().manual_seed(1))
+    est = ex.estimate_information([base, s], 0.01, n_mc=4000, n_mc_given_x=64, generator=torch.Generator().manual_seed(1))
     for e in est:
         assert abs(e["value"] - math.log(4)) < 4 * e["stderr"] + 1e-3
 
 
+def test_measure_noisy_rejects_beta_zero():
+    c = SZTConfig.for_scale("quick", **TINY)
+    with pytest.raises(ValueError, match="beta"):
+        ex.measure_noisy(c.network("deterministic"), szt_data(0), torch.device("cpu"), progress=False)
+
+
+def test_cli_runs_a_tiny_experiment(tmp_path):
+    from infoflow_core.__main__ import main
+
+    sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={json.dumps(v)}")]
+    assert main(["szt", "--scale", "quick", "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress",
+                 "--set", "networks=[\"tanh\"]", *sets]) == 0
+    assert ex.SZTResults.load(tmp_path / "run").networks["tanh"].mi.shape == (2, 5)
+
+
+# ---------------------------------------------------------------- analysis
+
+
+def _network_results(**arrays):
+    base = dict(epochs=np.array([1]), mi=np.zeros((1, 1)), mi_stderr=np.zeros((1, 1)), h_t=np.zeros((1, 1)),
+                h_t_given_x=np.zeros((1, 1)), h_bin=np.zeros((1, 1)), loss_epochs=np.arange(1, 2),
+                train_loss=np.zeros(1), test_loss=np.zeros(1), train_acc=np.zeros(1), test_acc=np.zeros(1),
+                hist_edges=np.zeros((1, 2)), hist_within=np.zeros((0, 1, 1)), hist_between=np.zeros((0, 1, 1)),
+                snapshot_epochs=np.array([]), snapshots=np.zeros((0, 1, 3)), labels=np.zeros(1))
+    return ex.NetworkResults(config=SZTConfig.for_scale("quick").network("tanh"), **{**base, **arrays})
+
+
 def test_analysis_helpers_on_synthetic_curves():
     mi = np.array([[8.0, 6.0], [8.0, 7.0], [8.0, 5.0]])
-    se = np.full_like(mi, 0.01)
-    r = ex.SZTResult(config={"name": "x"}, epochs=np.array([1, 10, 100]), mi=mi, mi_stderr=se, h_t=mi, h_t_given_x=0 * mi,
-                     h_bin=mi + 0.5, loss_epochs=np.arange(1, 4), train_loss=np.zeros(3), test_loss=np.zeros(3),
-                     train_acc=np.zeros(3), test_acc=np.zeros(3), hist_edges=np.zeros((2, 2)),
-                     hist_within=np.zeros((0, 2, 1)), hist_between=np.zeros((0, 2, 1)), snapshot_epochs=np.array([]),
-                     snapshots=np.zeros((0, 1, 3)), labels=np.zeros(1))
+    r = _network_results(epochs=np.array([1, 10, 100]), mi=mi, mi_stderr=np.full_like(mi, 0.01), h_t=mi,
+                         h_t_given_x=0 * mi, h_bin=mi + 0.5)
     np.testing.assert_allclose(ex.hbin_correlations(r)[1], 1.0)  # H(Bin) = I + 0.5 exactly
     c = ex.compression_summary(r, 2)
     assert c["peak_epoch"] == 10 and c["compresses"] and math.isclose(c["drop"], 2.0)
@@ -191,63 +277,77 @@ def test_analysis_helpers_on_synthetic_curves():
     tl = np.concatenate([np.linspace(1, 0.1, 100), np.linspace(0.1, 0.5, 100)])
     rise = ex.overfitting_onset(np.arange(1, 201), tl, window=5)
     assert abs(rise["min_epoch"] - 100) <= 2 and rise["rises"]
-
-
-def test_run_noisy_rejects_beta_zero():
-    with pytest.raises(ValueError, match="beta"):
-        ex.run_noisy(ex.SZTConfig(beta=0.0, **TINY), progress=False)
-    with pytest.raises(ValueError, match="scale"):
-        ex.experiment_config("tanh", "huge")
-
-
-def test_summary_json_schema_and_round_trip(tiny_run, tmp_path):
-    out = ex.save_szt_run(tiny_run, tmp_path / "szt")
-    summary = json.loads((out / "summary.json").read_text())
-    for key in ("config", "version", "device", "date", "wall_time_s", "experiments", "deterministic", "dpi_realizations"):
-        assert key in summary
-    exp = summary["experiments"]["tanh"]
-    assert exp["epochs"] == [1, 3]
-    for layer in ("T1", "T2", "T3", "T4", "T5"):
-        assert set(exp["layers"][layer]) == {"I", "stderr", "h_T", "h_T_given_X", "H_bin"}
-        assert len(exp["layers"][layer]["I"]) == 2
-    assert set(exp["losses"]) >= {"train_loss", "test_loss", "final_test_acc"}
-    assert {"compression", "overfitting_onset", "hbin_correlation", "dpi"} <= set(exp)
-    back = ex.szt_run_from_stored(load_run(out))
-    r0, r1 = tiny_run.results["tanh"], back.results["tanh"]
-    np.testing.assert_array_equal(r0.mi, r1.mi)
-    np.testing.assert_array_equal(r0.hist_within, r1.hist_within)
-    np.testing.assert_allclose(r0.snapshots, r1.snapshots, atol=1e-3)  # stored as float16
-    np.testing.assert_array_equal(back.binning.h_bin, tiny_run.binning.h_bin)
-    np.testing.assert_array_equal(back.dpi.mi, tiny_run.dpi.mi)
-    assert back.results["tanh"].config["beta"] == 0.005
-
-
-def test_scale_configs_follow_the_paper_at_full_scale():
-    full = ex.experiment_config("tanh", "full")
-    assert (full.n_epochs, len(full.epochs), full.n_x, full.beta, full.lr, full.batch_size) == (10_000, 84, 1000, 0.005, 4e-4, 256)
-    assert ex.experiment_config("linear", "full").beta == 0.01
-    assert ex.experiment_config("orthonormal", "book").alpha > 0 and ex.experiment_config("tanh", "book").alpha == 0
-    quick = ex.experiment_config("tanh", "quick")
-    assert set(quick.snapshot_epochs) <= set(quick.epochs) and quick.epochs[-1] == quick.n_epochs - 1
-
-
-def test_cli_rejects_unknown_experiment(capsys):
-    with pytest.raises(SystemExit):
-        ex.main(["--scale", "quick", "--out", "/nonexistent", "--experiments", "sigmoid"])
-    assert "unknown experiments" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="parts"):
+        ex.report(None, parts=("everything",))
 
 
 def test_distance_summary_fractions_and_medians():
     edges = np.array([[0.001, 0.01, 0.1, 1.0, 2.0]])  # one layer, 4 bins; half diameter = 1.0
-    within = np.array([[[6, 2, 2, 0]]])  # (S=1, L=1, B=4)
-    between = np.array([[[0, 0, 1, 3]]])
-    r = ex.SZTResult(config={"name": "x", "beta": 0.005}, epochs=np.array([1]), mi=np.zeros((1, 1)),
-                     mi_stderr=np.zeros((1, 1)), h_t=np.zeros((1, 1)), h_t_given_x=np.zeros((1, 1)),
-                     h_bin=np.zeros((1, 1)), loss_epochs=np.arange(1, 2), train_loss=np.zeros(1), test_loss=np.zeros(1),
-                     train_acc=np.zeros(1), test_acc=np.zeros(1), hist_edges=edges, hist_within=within,
-                     hist_between=between, snapshot_epochs=np.array([1]), snapshots=np.zeros((1, 1, 3)), labels=np.zeros(1))
+    r = _network_results(hist_edges=edges, hist_within=np.array([[[6, 2, 2, 0]]]),  # (S=1, L=1, B=4)
+                         hist_between=np.array([[[0, 0, 1, 3]]]), snapshot_epochs=np.array([1]))
     s = ex.distance_summary(r)  # 10β = 0.05: only the first bin (upper edge 0.01) counts as close
     np.testing.assert_allclose(s["within_close"], [[0.6]])
     np.testing.assert_allclose(s["between_far"], [[0.75]])
     np.testing.assert_allclose(s["within"], [[math.sqrt(0.001 * 0.01)]])  # median in the first (geometric) bin
     np.testing.assert_allclose(s["between"], [[math.sqrt(2.0)]])
+
+
+# ---------------------------------------------------------------- the stored book run
+
+
+@pytest.fixture(scope="module")
+def book_run():
+    return ex.szt_results("book", results_dir=BOOK_RESULTS, progress=False)
+
+
+def test_stored_book_run_loads_with_the_numbers_the_chapters_quote(book_run):
+    assert book_run.provenance.path is not None  # loaded, not computed
+    tanh, orth, lin, relu = (book_run.networks[n] for n in ("tanh", "orthonormal", "linear", "relu"))
+    t5 = dict(zip(tanh.epochs.tolist(), tanh.mi[:, 4]))
+    # Chapter 4: I(X;T5) of the tanh network 2.75 (epoch 1) -> 4.78 (17) -> 3.49 (55) -> 5.38 (719) -> 4.39 (4000).
+    assert [round(t5[e], 2) for e in (1, 17, 55, 719, 3999)] == [2.75, 4.78, 3.49, 5.38, 4.39]
+    assert [ex.compression_summary(tanh, k)["compresses"] for k in range(1, 6)] == [False, False, False, True, True]
+    assert not ex.compression_summary(orth, 5)["compresses"] and not ex.compression_summary(relu, 5)["compresses"]
+    assert [round(float(r.test_acc[-1]), 3) for r in (tanh, orth, lin, relu)] == [0.960, 0.969, 0.858, 0.923]
+    assert ex.overfitting_onset(tanh.loss_epochs, tanh.test_loss)["rises"]
+    # Chapter 5: bin 1e-4, layer 5 of the deterministic network at epoch 4000: 7.72 nats.
+    assert round(float(book_run.deterministic.h_bin[-1, -1, 4]), 2) == 7.72
+    # The DPI study: I(X;T5) 4.84 at n_x = 1, 4.17 at n_x = 100.
+    assert np.round(book_run.dpi.mi[[0, -1], 4], 2).tolist() == [4.84, 4.17]
+    np.testing.assert_array_equal(np.round(ex.hbin_correlations(tanh)[3:], 2), [0.93, 0.94])
+
+
+def test_editing_a_preset_makes_the_stored_run_stale(monkeypatch):
+    presets = {**SZTConfig.PRESETS, "book": {**SZTConfig.PRESETS["book"], "n_x": 11}}
+    monkeypatch.setattr(SZTConfig, "PRESETS", presets)
+    with pytest.raises(StaleResultsError, match="n_x"):
+        ex.szt_results("book", results_dir=BOOK_RESULTS, progress=False)
+
+
+# ---------------------------------------------------------------- any machine, any thread count
+
+_THREAD_RUN = """
+import hashlib, sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+from infoflow_core.experiments import szt
+cfg = szt.SZTConfig.for_scale("quick", networks=("relu",), histograms=(), deterministic=False, dpi=False,
+                              n_epochs=40, n_points=5)
+r = szt.run_szt(cfg, device="cpu", progress=False)
+w = b"".join(v.tobytes() for _, v in sorted(r.networks["relu"].final_state.items()))
+print(szt.report(r))
+print("weights", hashlib.sha256(w).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_checked_text_is_the_same_on_one_and_two_threads():
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    outs = []
+    for threads in (1, 2):
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        done = subprocess.run([sys.executable, "-c", _THREAD_RUN, str(threads)], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        outs.append(done.stdout)
+    assert "relu: test accuracy above" in outs[0]
+    assert outs[0] == outs[1]  # the report, and the trained weights bit for bit (training runs on one thread)
