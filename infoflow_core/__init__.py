@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from .binning import binned_entropy, binned_entropy_per_unit  # noqa: E402
 from .clustering import cosine_similarities, pairwise_distance_histograms, pairwise_distances_by_class  # noqa: E402
-from .entropy import Estimate, gaussian_entropy, gm_entropy, gm_entropy_1d, gm_entropy_bounds  # noqa: E402
+from .entropy import EntropyBounds, Estimate, gaussian_entropy, gm_density, gm_entropy, gm_entropy_1d, gm_entropy_bounds  # noqa: E402
 from .mutual_information import MIEstimate, sp_mutual_information  # noqa: E402
 from .noise import GaussianNoise, noise_sampling, sample_representations  # noqa: E402
 from .scales import current_scale  # noqa: E402
@@ -21,7 +21,9 @@ __all__ = [
     "noise_sampling",
     # entropy and mutual information (Section 3)
     "Estimate",
+    "EntropyBounds",
     "gaussian_entropy",
+    "gm_density",
     "gm_entropy",
     "gm_entropy_bounds",
     "gm_entropy_1d",
