@@ -100,6 +100,8 @@ class MnistConfig(ExperimentConfig):
         Training epochs (the paper: 128).
     n_seeds : int
         Seeds per variant (the paper: 8). Variants with the same seed start equal.
+    dtype : {"float32", "float64"}
+        Precision of training and analysis.
     batch_size, lr, momentum : int, float, float
         Mini-batch SGD on the cross entropy (our choice: batch 32, lr 5·10⁻³,
         momentum 0.9; the paper is silent).
@@ -108,17 +110,15 @@ class MnistConfig(ExperimentConfig):
     noisy_eval : bool
         Evaluate Table 1 with the Gaussian noise on (the noisy network *is* the model;
         dropout is off at evaluation as usual). Errors with the noise off are kept too.
-    models_per_stack : int
-        Models trained together in one stacked module (48 on a GPU: all of Table 1).
     bin_sizes : tuple of float
         Bin sizes for the per-unit entropies H(Bin(T_3(k))).
+    n_hist_bins : int
+        Bins of the cosine-similarity and distance histograms.
     fig8_epochs : tuple of int
         Increasing epochs in ``[0, epochs]`` of the pairwise-distance histograms (the
         paper: 0, 1, 32, 128).
-    n_hist_bins : int
-        Bins of the cosine-similarity and distance histograms.
-    dtype : {"float32", "float64"}
-        Precision of training and analysis.
+    models_per_stack : int
+        Models trained together in one stacked module (48 on a GPU: all of Table 1).
     """
 
     PRESETS: ClassVar[dict] = {
@@ -133,16 +133,16 @@ class MnistConfig(ExperimentConfig):
     n_analysis: int = 2000
     epochs: int = 6
     n_seeds: int = 3
+    dtype: str = "float32"
     batch_size: int = 32
     lr: float = 5e-3
     momentum: float = 0.9
     batch_norm: bool = True
     noisy_eval: bool = True
-    models_per_stack: int = 6
     bin_sizes: tuple = (1e-4, 1e-3, 1e-2, 1e-1)
-    fig8_epochs: tuple = (0, 1, 2, 6)
     n_hist_bins: int = 100
-    dtype: str = "float32"
+    fig8_epochs: tuple = (0, 1, 2, 6)
+    models_per_stack: int = 6
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field out of range."""
