@@ -13,7 +13,7 @@ pairwise bounds, and :func:`gm_entropy_1d` computes it by quadrature for d = 1
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -38,20 +38,24 @@ class EntropyBounds(NamedTuple):
     upper: float
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A Monte Carlo estimate in nats.
+#: Units an information quantity can be given in, and nats per unit.
+UNITS = {"nats": 1.0, "bits": math.log(2.0)}
 
-    Attributes
-    ----------
-    value : float
-        The estimate.
-    stderr : float
-        Its Monte Carlo standard error.
+
+def check_unit(unit, name: str = "unit") -> str:
+    """``"nats"`` or ``"bits"`` (the units every result can be converted to).
+
+    >>> check_unit("bits"), UNITS["bits"] == math.log(2)
+    ('bits', True)
     """
+    if not isinstance(unit, str) or unit not in UNITS:
+        raise ValueError(f"{name} must be 'nats' or 'bits', got {unit!r}")
+    return unit
 
-    value: float
-    stderr: float
+
+class _InUnits:
+    """Shared behaviour of the frozen result dataclasses whose float fields are all
+    entropies or informations (and their errors) in the unit named by ``unit``."""
 
     def __float__(self) -> float:
         return self.value
@@ -59,6 +63,48 @@ class Estimate:
     def __format__(self, spec: str) -> str:
         spec = spec or ".4f"
         return f"{format(self.value, spec)} ± {format(self.stderr, spec)}"
+
+    def to(self, unit: str):
+        """The same result in ``unit`` ("nats" or "bits"): every float field times
+        ``UNITS[self.unit] / UNITS[unit]`` (1 nat = 1/ln 2 bits), same type."""
+        unit = check_unit(unit)
+        factor = UNITS[self.unit] / UNITS[unit]
+        changes = {f.name: getattr(self, f.name) * factor for f in fields(self)
+                   if isinstance(getattr(self, f.name), float) and f.name != "unit"}
+        return replace(self, unit=unit, **changes)
+
+    def to_bits(self):
+        """The same result in bits: values and standard errors divided by ln 2."""
+        return self.to("bits")
+
+    def to_nats(self):
+        """The same result in nats."""
+        return self.to("nats")
+
+
+@dataclass(frozen=True)
+class Estimate(_InUnits):
+    """A Monte Carlo estimate, in nats unless converted.
+
+    Attributes
+    ----------
+    value : float
+        The estimate.
+    stderr : float
+        Its Monte Carlo standard error.
+    unit : {"nats", "bits"}
+        The unit of ``value`` and ``stderr``; :meth:`to_bits` converts
+        (a differential entropy in bits is the one in nats over ln 2).
+
+    Examples
+    --------
+    >>> Estimate(math.log(2.0), 0.0).to_bits()
+    Estimate(value=1.0, stderr=0.0, unit='bits')
+    """
+
+    value: float
+    stderr: float
+    unit: str = "nats"
 
 
 def gaussian_entropy(d: int, beta: float) -> float:
@@ -296,14 +342,27 @@ def gm_entropy_bounds(centers: torch.Tensor, beta: float, *,
     beta = check_beta(beta)
     chunk_size = check_chunk_size(chunk_size)
     method = check_method(method)
-    n, d = centers.shape
-    h0 = gaussian_entropy(d, beta)
-    c = centers.unsqueeze(0)  # (1, n, d)
-    lse_kl = log_kernel_sums(c, c, beta, chunk_size=chunk_size, method=method).to(torch.float64)  # (1, n)
-    lse_bh = log_kernel_sums(c, c, 2.0 * beta, chunk_size=chunk_size, method=method).to(torch.float64)  # (1, n)
-    upper = h0 + math.log(n) - float(lse_kl.mean())
-    lower = h0 + math.log(n) - float(lse_bh.mean())
-    return EntropyBounds(lower, upper)
+    lower, upper = _gm_entropy_bounds_batched(centers.unsqueeze(0), beta, chunk_size, method)
+    return EntropyBounds(float(lower[0]), float(upper[0]))
+
+
+def _gm_entropy_bounds_batched(centers: torch.Tensor, beta: float, chunk_size,
+                               method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """Kolchinsky–Tracey bounds of B mixtures at once (see :func:`gm_entropy_bounds`).
+
+    Parameters
+    ----------
+    centers : Tensor, shape (B, n, d)
+
+    Returns
+    -------
+    lower, upper : Tensor, shape (B,) each, float64, on ``centers.device``.
+    """
+    _, n, d = centers.shape
+    h0 = gaussian_entropy(d, beta) + math.log(n)
+    lse_kl = log_kernel_sums(centers, centers, beta, chunk_size=chunk_size, method=method)  # (B, n)
+    lse_bh = log_kernel_sums(centers, centers, 2.0 * beta, chunk_size=chunk_size, method=method)  # (B, n)
+    return h0 - lse_bh.to(torch.float64).mean(dim=1), h0 - lse_kl.to(torch.float64).mean(dim=1)
 
 
 def gm_entropy_1d(centers, beta: float, *, points_per_beta: int = 32, tail: float = 12.0) -> float:

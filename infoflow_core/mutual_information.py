@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from ._kernels import check_method
 from ._validation import check_beta, check_chunk_size, check_generator, check_positive_int, check_tensor
-from .entropy import _gm_entropy_batched, gaussian_entropy
+from .entropy import UNITS, _gm_entropy_batched, _gm_entropy_bounds_batched, _InUnits, check_unit, gaussian_entropy
 
-__all__ = ["MIEstimate", "sp_mutual_information"]
+__all__ = ["MIEstimate", "LabelMIEstimate", "MIBounds", "InformationBounds", "sp_mutual_information",
+           "sp_label_information", "mutual_information_bounds"]
 
 
 @dataclass(frozen=True)
-class MIEstimate:
-    """An SP estimate of I(X; T_ℓ), all in nats.
+class MIEstimate(_InUnits):
+    """An SP estimate of I(X; T_ℓ), in nats unless converted.
 
     Attributes
     ----------
@@ -37,6 +40,8 @@ class MIEstimate:
         Estimate of h(T_ℓ | X) = mean over inputs of h(T_ℓ | X = x_i).
     h_t_stderr, h_t_given_x_stderr : float
         Their Monte Carlo standard errors.
+    unit : {"nats", "bits"}
+        Unit of every float field; :meth:`to_bits` converts (all fields over ln 2).
     """
 
     value: float
@@ -45,13 +50,61 @@ class MIEstimate:
     h_t_given_x: float
     h_t_stderr: float = 0.0
     h_t_given_x_stderr: float = 0.0
+    unit: str = "nats"
 
-    def __float__(self) -> float:
-        return self.value
 
-    def __format__(self, spec: str) -> str:
-        spec = spec or ".4f"
-        return f"{format(self.value, spec)} ± {format(self.stderr, spec)}"
+@dataclass(frozen=True)
+class LabelMIEstimate(_InUnits):
+    """An SP estimate of I(T_ℓ; Y), in nats unless converted (see :func:`sp_label_information`).
+
+    Attributes
+    ----------
+    value : float
+        ``h_t − h_t_given_y``.
+    stderr : float
+        Monte Carlo standard error of ``value`` (all terms' errors combined).
+    h_t : float
+        Estimate of h(T_ℓ).
+    h_t_given_y : float
+        Estimate of h(T_ℓ | Y) = Σ_y p(y) h(T_ℓ | Y = y).
+    h_t_stderr, h_t_given_y_stderr : float
+        Their Monte Carlo standard errors.
+    unit : {"nats", "bits"}
+        Unit of every float field; :meth:`to_bits` converts (all fields over ln 2).
+    """
+
+    value: float
+    stderr: float
+    h_t: float
+    h_t_given_y: float
+    h_t_stderr: float = 0.0
+    h_t_given_y_stderr: float = 0.0
+    unit: str = "nats"
+
+
+class MIBounds(NamedTuple):
+    """Lower and upper bounds on a mutual information (unpacks as ``lo, up``)."""
+
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class InformationBounds:
+    """Kolchinsky–Tracey bounds from :func:`mutual_information_bounds`.
+
+    Attributes
+    ----------
+    x_t : MIBounds
+        Bounds on I(X; T_ℓ).
+    t_y : MIBounds or None
+        Bounds on I(T_ℓ; Y) (None when no labels were given).
+    unit : {"nats", "bits"}
+    """
+
+    x_t: MIBounds
+    t_y: MIBounds | None
+    unit: str = "nats"
 
 
 def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
@@ -128,3 +181,200 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
         h_t_stderr=se_t,
         h_t_given_x_stderr=se_cond,
     )
+
+
+def _check_labels(labels, n_inputs: int, device) -> torch.Tensor:
+    """``labels`` as an int64 tensor of shape (n_inputs,) on ``device``: a torch or
+    NumPy array of integers (not bool, not float, not a list)."""
+    if isinstance(labels, np.ndarray):
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must hold integers, got a NumPy array of dtype {labels.dtype}")
+        labels = torch.from_numpy(np.ascontiguousarray(labels).astype(np.int64, copy=False))
+    if not isinstance(labels, torch.Tensor):
+        raise ValueError(f"labels must be a torch.Tensor or NumPy array of integers, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"labels must hold integers, got dtype {labels.dtype} (class indices, e.g. torch.long)")
+    if labels.dim() != 1 or labels.shape[0] != n_inputs:
+        raise ValueError(f"labels must have shape ({n_inputs},), one per input of samples, "
+                         f"got shape {tuple(labels.shape)}")
+    return labels.to(device=device, dtype=torch.long)
+
+
+def _class_centers(samples: torch.Tensor, labels: torch.Tensor) -> list[tuple[float, torch.Tensor]]:
+    """``(p(y), centres of T | Y = y)`` per class: the fraction of inputs labelled y and
+    all realizations of those inputs, shape (1, n_y·n_x, d)."""
+    classes, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+    n_inputs, _, d = samples.shape
+    return [(int(counts[k]) / n_inputs, samples[inverse == k].reshape(1, -1, d)) for k in range(len(classes))]
+
+
+def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: int,
+                         n_mc_given_y: int | None = None,
+                         generator: torch.Generator | None = None,
+                         chunk_size: int | str = "auto", method: str = "auto") -> LabelMIEstimate:
+    """The SP estimate of I(T_ℓ; Y), the information a noisy layer holds about the label, in nats.
+
+        I(T_ℓ; Y) = h(T_ℓ) − Σ_y p(y) h(T_ℓ | Y = y),      T_ℓ = S_ℓ + βZ,
+
+    with X uniform over the inputs, p(y) the fraction of inputs labelled y, and
+    each term the entropy of a known Gaussian mixture (as in equation (1) of the
+    paper): h(T_ℓ) has one centre per (input, realization), h(T_ℓ | Y = y) the
+    ``n_y·n_x`` realizations of the inputs labelled y. Each entropy is a
+    stratified Monte Carlo estimate (:func:`~infoflow_core.entropy.gm_entropy`)
+    from its own samples, so the terms are independent and the standard error is
+    ``sqrt(se(h_t)² + Σ_y p(y)² se(h_y)²)``.
+
+    Parameters
+    ----------
+    samples : Tensor, shape (n_inputs, n_x, d)
+        Realizations of S_ℓ per input, as for
+        :func:`sp_mutual_information` (e.g. from
+        :func:`~infoflow_core.noise.sample_representations`).
+    labels : Tensor or NumPy array of integers, shape (n_inputs,)
+        The class of each input (any integer values; bool and float are refused).
+    beta : float
+        Noise standard deviation β > 0 of the layer.
+    n_mc : int
+        Monte Carlo samples for h(T_ℓ), and (unless ``n_mc_given_y`` is given) for
+        each h(T_ℓ | Y = y); ≥ 2.
+    n_mc_given_y : int, optional
+        Monte Carlo samples for each class-conditional entropy (default ``n_mc``).
+    generator : torch.Generator, optional
+        Source of the Monte Carlo samples, on ``samples.device``.
+    chunk_size, method
+        Blocking and kernel-sum path, as in :func:`sp_mutual_information`.
+
+    Returns
+    -------
+    LabelMIEstimate
+        With a single class, h(T_ℓ | Y) is the mixture of h(T_ℓ): the result is
+        exactly 0 with standard error 0 (``h_t_given_y = h_t``). A class whose
+        mixture has one centre (one input, ``n_x == 1``) has the exact Gaussian
+        entropy ``(d/2) ln(2πeβ²)`` with zero error.
+
+    Examples
+    --------
+    Two far-apart classes of equal size carry ln 2 nats (1 bit):
+
+    >>> s = torch.tensor([0.0, 1.0, 5.0, 6.0], dtype=torch.float64).reshape(4, 1, 1)
+    >>> mi = sp_label_information(s, torch.tensor([0, 0, 1, 1]), 0.01, n_mc=4000,
+    ...                           generator=torch.Generator().manual_seed(0))
+    >>> abs(mi.value - math.log(2)) < 4 * mi.stderr, abs(mi.to_bits().value - 1) < 4 * mi.to_bits().stderr
+    (True, True)
+    """
+    samples = check_tensor(samples, "samples", ndim=3, shape="(n_inputs, n_x, d)")
+    n_inputs, n_x, d = samples.shape
+    labels = _check_labels(labels, n_inputs, samples.device)
+    beta = check_beta(beta)
+    n_mc = check_positive_int(n_mc, "n_mc", minimum=2)
+    n_mc_given_y = n_mc if n_mc_given_y is None else check_positive_int(n_mc_given_y, "n_mc_given_y", minimum=2)
+    generator = check_generator(generator, samples.device)
+    chunk_size = check_chunk_size(chunk_size)
+    method = check_method(method)
+
+    h_t, se_t = _gm_entropy_batched(samples.reshape(1, n_inputs * n_x, d), beta, n_mc, generator, chunk_size, method)
+    h_t, se_t = float(h_t[0]), float(se_t[0])
+    groups = _class_centers(samples, labels)
+    if len(groups) == 1:
+        return LabelMIEstimate(0.0, 0.0, h_t, h_t, se_t, se_t)
+    h_cond = var_cond = 0.0
+    for p, centers in groups:
+        if centers.shape[1] == 1:
+            h, se = gaussian_entropy(d, beta), 0.0
+        else:
+            hs, ses = _gm_entropy_batched(centers, beta, n_mc_given_y, generator, chunk_size, method)
+            h, se = float(hs[0]), float(ses[0])
+        h_cond += p * h
+        var_cond += (p * se) ** 2
+    return LabelMIEstimate(
+        value=h_t - h_cond,
+        stderr=math.sqrt(se_t ** 2 + var_cond),
+        h_t=h_t,
+        h_t_given_y=h_cond,
+        h_t_stderr=se_t,
+        h_t_given_y_stderr=math.sqrt(var_cond),
+    )
+
+
+def mutual_information_bounds(samples: torch.Tensor, beta: float, labels=None, *,
+                              chunk_size: int | str = "auto", method: str = "auto",
+                              unit: str = "nats") -> InformationBounds:
+    """Kolchinsky–Tracey bounds on I(X; T_ℓ) and (with ``labels``) I(T_ℓ; Y), deterministic.
+
+    Every entropy of :func:`sp_mutual_information` and :func:`sp_label_information`
+    is bracketed by :func:`~infoflow_core.entropy.gm_entropy_bounds`
+    (``lo ≤ h ≤ up``). A difference ``h(T) − h(T | ·)`` is then bounded by pairing
+    opposite ends::
+
+        I(X;T) ≥ lo h(T) − (1/n) Σ_i up h(T | X = x_i)
+        I(X;T) ≤ up h(T) − (1/n) Σ_i lo h(T | X = x_i)
+        I(T;Y) ≥ lo h(T) − Σ_y p(y) up h(T | Y = y)
+        I(T;Y) ≤ up h(T) − Σ_y p(y) lo h(T | Y = y)
+
+    (for ``n_x == 1``, h(T | X = x) = (d/2) ln(2πeβ²) exactly, so lo = up there).
+    The results are then narrowed by facts that hold for any network: both
+    informations are ≥ 0; I(X; T) ≤ H(X) = ln n_inputs; I(T; Y) ≤ H(Y) and, Y being
+    a function of the input, I(T; Y) ≤ I(X; T) (so its upper bound is also capped
+    by that of I(X; T), and the lower bound of I(X; T) raised to that of I(T; Y)).
+    With a single class, I(T; Y) = 0 exactly.
+
+    Parameters
+    ----------
+    samples : Tensor, shape (n_inputs, n_x, d)
+        As for :func:`sp_mutual_information`.
+    beta : float
+        Noise standard deviation β > 0.
+    labels : Tensor or NumPy array of integers, shape (n_inputs,), optional
+        As for :func:`sp_label_information`; without them only I(X; T) is bounded.
+    chunk_size, method
+        Blocking and kernel-sum path, as in :func:`sp_mutual_information`; the
+        work is O((n_inputs·n_x)²·d), chunked.
+    unit : {"nats", "bits"}
+
+    Returns
+    -------
+    InformationBounds
+        ``x_t`` and ``t_y`` (None without labels), each ``MIBounds(lower, upper)``.
+
+    Examples
+    --------
+    Four far-apart inputs, two per class: I(X;T) = ln 4 and I(T;Y) = ln 2, both pinned:
+
+    >>> s = torch.tensor([0.0, 1.0, 5.0, 6.0], dtype=torch.float64).reshape(4, 1, 1)
+    >>> b = mutual_information_bounds(s, 0.01, torch.tensor([0, 0, 1, 1]), unit="bits")
+    >>> [round(v, 9) for v in (*b.x_t, *b.t_y)]
+    [2.0, 2.0, 1.0, 1.0]
+    """
+    samples = check_tensor(samples, "samples", ndim=3, shape="(n_inputs, n_x, d)")
+    n_inputs, n_x, d = samples.shape
+    if labels is not None:
+        labels = _check_labels(labels, n_inputs, samples.device)
+    beta = check_beta(beta)
+    chunk_size = check_chunk_size(chunk_size)
+    method = check_method(method)
+    unit = check_unit(unit)
+
+    def bounds(centers):  # (B, n, d) -> lower, upper: float64 tensors (B,)
+        if centers.shape[1] == 1:
+            h0 = torch.full((centers.shape[0],), gaussian_entropy(d, beta), dtype=torch.float64)
+            return h0, h0
+        return _gm_entropy_bounds_batched(centers, beta, chunk_size, method)
+
+    t_lo, t_up = (float(v[0]) for v in bounds(samples.reshape(1, n_inputs * n_x, d)))
+    x_lo, x_up = (float(v.mean()) for v in bounds(samples))
+    xt = [max(0.0, t_lo - x_up), min(math.log(n_inputs), t_up - x_lo)]
+    ty = None
+    if labels is not None:
+        groups = _class_centers(samples, labels)
+        if len(groups) == 1:
+            ty = [0.0, 0.0]
+        else:
+            y_lo = y_up = h_y = 0.0
+            for p, centers in groups:
+                lo, up = bounds(centers)
+                y_lo, y_up, h_y = y_lo + p * float(lo[0]), y_up + p * float(up[0]), h_y - p * math.log(p)
+            ty = [max(0.0, t_lo - y_up), min(h_y, t_up - y_lo, xt[1])]
+            xt[0] = max(xt[0], ty[0])
+    scale = 1.0 / UNITS[unit]
+    return InformationBounds(MIBounds(xt[0] * scale, xt[1] * scale),
+                             None if ty is None else MIBounds(ty[0] * scale, ty[1] * scale), unit)
