@@ -383,8 +383,9 @@ EXPERIMENT = Experiment("constellation", "Section 4: I(S; S+Z) of clustered cons
 
 def constellation_results(scale: str | None = None, *, results_dir=None, recompute: bool = False, device=None,
                           progress: bool = True) -> ConstellationResults:
-    """The chapter's results at ``scale`` (default ``INFOFLOW_SCALE``): a stored run
-    when one matches the code's configuration, else a run
-    (:func:`~infoflow_core.results.load_or_run`)."""
+    """The chapter's :class:`ConstellationResults` at ``scale`` (default
+    ``INFOFLOW_SCALE``), by :func:`~infoflow_core.results.load_or_run`: a stored run of
+    the code's configuration from ``<results_dir>/constellation/``, or
+    :func:`run_constellation` (seconds; the 2-D Monte Carlo dominates)."""
     return load_or_run(EXPERIMENT, ConstellationConfig.for_scale(scale), results_dir=results_dir,
                        recompute=recompute, device=device, progress=progress)

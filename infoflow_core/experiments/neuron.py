@@ -714,8 +714,9 @@ EXPERIMENT = Experiment("neuron", "Section 4: the single noisy tanh neuron (Figs
 
 def neuron_results(scale: str | None = None, *, results_dir=None, recompute: bool = False, device=None,
                    progress: bool = True) -> NeuronResults:
-    """The chapter's results at ``scale`` (default ``INFOFLOW_SCALE``): a stored run
-    when one matches the code's configuration, else a run
-    (:func:`~infoflow_core.results.load_or_run`)."""
+    """The chapter's :class:`NeuronResults` at ``scale`` (default ``INFOFLOW_SCALE``):
+    stored under ``<results_dir>/neuron/`` when made with the code's configuration,
+    else computed by :func:`run_neuron` (seconds at every scale;
+    :func:`~infoflow_core.results.load_or_run`)."""
     return load_or_run(EXPERIMENT, NeuronConfig.for_scale(scale), results_dir=results_dir, recompute=recompute,
                        device=device, progress=progress)
