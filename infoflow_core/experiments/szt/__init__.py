@@ -30,7 +30,7 @@ from ...data.szt import szt_data
 from ...results import Provenance, load_or_run
 from .._common import Experiment, resolve_device
 from .analysis import (bin_centres, compression_summary, describe_network, distance_summary, dpi_check,
-                       hbin_correlations, overfitting_onset, report)
+                       hbin_correlations, overfitting_onset, report, REPORT_PARTS)
 from .config import (DETERMINISTIC_BIN_SIZES, NETWORK_ACTIVATIONS, NETWORKS, QUICK_SEED, NetworkConfig, SZTConfig,
                      snapshot_subset)
 from .measure import dpi_realizations, estimate_information, histogram_edges, measure_deterministic, measure_noisy
@@ -42,7 +42,7 @@ __all__ = [
     "snapshot_subset", "SZTResults", "NetworkResults", "DeterministicResults", "DPIResults",
     "build_model", "single_thread", "train_network", "estimate_information", "histogram_edges", "measure_noisy",
     "measure_deterministic", "dpi_realizations", "compression_summary", "overfitting_onset", "hbin_correlations",
-    "bin_centres", "distance_summary", "dpi_check", "describe_network", "report",
+    "bin_centres", "distance_summary", "dpi_check", "describe_network", "report", "REPORT_PARTS",
     "run_szt", "szt_results", "EXPERIMENT",
 ]
 

@@ -174,23 +174,29 @@ class SZTConfig(ExperimentConfig):
                      dpi_n_x=(1, 3, 10, 30, 100, 300, 1000), hist_bins=60, det_points=100),
     }
 
+    # what runs
     networks: tuple = NETWORKS
     deterministic: bool = True
     dpi: bool = True
     histograms: tuple = ("tanh", "orthonormal")
+    # training and the epoch grids
     n_epochs: int = 4000
     n_points: int = 30
     det_points: int = 40
     n_snapshots: int = 8
+    """Snapshots and histograms at about this many measured epochs."""
     batch_size: int = 256
     lr: float = 4e-4
+    # the SP estimator
     n_x: int = 10
     n_mc: int = 4096
     n_mc_given_x: int = 32
     dpi_n_x: tuple = (1, 2, 5, 10, 20, 50, 100)
+    # the networks' noise and regularization
     beta: float = 0.005
     beta_linear: float = 0.01
     alpha: float = 1e-3
+    # binning and histograms
     bin_factor: float = 10.0
     bin_sizes: tuple = DETERMINISTIC_BIN_SIZES
     hist_bins: int = 50

@@ -112,8 +112,10 @@ class DeterministicResults:
 
     Attributes
     ----------
-    config : NetworkConfig
     epochs : ndarray, shape (E,)
+        Its own grid of measured epochs (``det_points`` points).
+    config : NetworkConfig
+        ``SZTConfig.network("deterministic")``.
     bin_sizes : ndarray, shape (K,)
     h_bin : ndarray, shape (E, K, L)
         In nats; at most ln 4096 ≈ 8.318.
@@ -137,9 +139,9 @@ class DeterministicResults:
 
     def summary(self) -> dict:
         """Final H(Bin(T_ℓ)) per bin size and layer (K, L), final test accuracy."""
-        return {"epochs": self.epochs.tolist(), "bin_sizes": self.bin_sizes.tolist(),
-                "H_bin_final": np.round(self.h_bin[-1], 4).tolist(), "final_test_acc": float(self.test_acc[-1]),
-                "wall_time_s": round(self.wall_time_s, 1)}
+        final = np.round(self.h_bin[-1], 4)  # (K, L)
+        return dict(epochs=self.epochs.tolist(), bin_sizes=self.bin_sizes.tolist(), H_bin_final=final.tolist(),
+                    final_test_acc=float(self.test_acc[-1]), wall_time_s=round(self.wall_time_s, 1))
 
 
 @dataclass
