@@ -12,48 +12,69 @@ import math
 
 import torch
 
-from ._validation import check_tensor
+from ._validation import check_positive_int, check_tensor
+from .entropy import UNITS, check_unit
 
 __all__ = ["bin_edges", "bin_indices", "binned_entropy", "binned_entropy_per_unit"]
 
 
-def _check_bins(bin_size, value_range) -> tuple[float, float, float, int]:
-    try:
-        bin_size = float(bin_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"bin_size must be a positive number, got {bin_size!r}") from None
-    if not math.isfinite(bin_size) or bin_size <= 0:
-        raise ValueError(f"bin_size must be a positive finite number, got {bin_size}")
+def _check_bins(bin_size, n_bins, value_range) -> tuple[float, float, float, int]:
+    """``(s, lo, hi, K)``: bin width, range and number of bins, from exactly one of
+    ``bin_size`` (K = ceil((hi − lo)/s)) and ``n_bins`` (s = (hi − lo)/K)."""
+    if (bin_size is None) == (n_bins is None):
+        raise ValueError(f"give exactly one of bin_size and n_bins, got bin_size={bin_size!r}, n_bins={n_bins!r}")
     try:
         lo, hi = (float(v) for v in value_range)
     except (TypeError, ValueError):
         raise ValueError(f"value_range must be a pair (low, high), got {value_range!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
         raise ValueError(f"value_range must be finite with high > low, got {value_range!r}")
+    if n_bins is not None:
+        n_bins = check_positive_int(n_bins, "n_bins")
+        return (hi - lo) / n_bins, lo, hi, n_bins
+    try:
+        bin_size = float(bin_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"bin_size must be a positive number, got {bin_size!r}") from None
+    if not math.isfinite(bin_size) or bin_size <= 0:
+        raise ValueError(f"bin_size must be a positive finite number, got {bin_size}")
     n_bins = max(1, math.ceil((hi - lo) / bin_size - 1e-9))
     return bin_size, lo, hi, n_bins
 
 
-def bin_edges(*, bin_size: float, value_range=(-1.0, 1.0)) -> torch.Tensor:
-    """The ``K + 1`` bin edges ``lo + k·bin_size``, k = 0 … K, in float64.
+def bin_edges(*, bin_size: float | None = None, n_bins: int | None = None, value_range=(-1.0, 1.0)) -> torch.Tensor:
+    """The ``K + 1`` bin edges ``lo + k·s``, k = 0 … K, in float64.
 
-    ``K = ceil((hi − lo) / bin_size)`` (less 1e-9 of slack, so a range that is
-    a whole number of bins up to round-off gets exactly that many). Each edge
-    is the float64 value of the expression ``lo + k * bin_size``.
+    Give exactly one of ``bin_size`` and ``n_bins``. With ``bin_size``, ``s =
+    bin_size`` and ``K = ceil((hi − lo) / s)`` (less 1e-9 of slack, so a range
+    that is a whole number of bins up to round-off gets exactly that many; the
+    last bin may reach past ``hi``). With ``n_bins``, ``K = n_bins`` and ``s =
+    (hi − lo) / K`` (float64), the way IDNNs bins by number over [−1, 1]. Each
+    edge is the float64 value of the expression ``lo + k * s``.
+
+    Note on IDNNs: its ``num_of_bins`` counts *edges* (``np.linspace(-1, 1,
+    num_of_bins)`` then ``np.digitize``), which makes ``num_of_bins − 1`` bins of
+    width ``2 / (num_of_bins − 1)`` plus a cell of its own for values ≥ 1 (the
+    +1.0 of a saturated tanh). Here +1.0 is in the last bin; ``n_bins =
+    num_of_bins − 1`` gives their bin width.
 
     >>> bin_edges(bin_size=0.5).tolist()
     [-1.0, -0.5, 0.0, 0.5, 1.0]
+    >>> bin_edges(n_bins=4, value_range=(0, 1)).tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
     """
-    bin_size, lo, _, n_bins = _check_bins(bin_size, value_range)
+    bin_size, lo, _, n_bins = _check_bins(bin_size, n_bins, value_range)
     return lo + torch.arange(n_bins + 1, dtype=torch.float64) * bin_size
 
 
-def bin_indices(t: torch.Tensor, *, bin_size: float, value_range=(-1.0, 1.0)) -> torch.Tensor:
+def bin_indices(t: torch.Tensor, *, bin_size: float | None = None, n_bins: int | None = None,
+                value_range=(-1.0, 1.0)) -> torch.Tensor:
     """Per-neuron bin index of every value.
 
-    Edge convention: bin k is ``[e_k, e_{k+1})`` with ``e_k = lo + k·bin_size``
-    (float64, see :func:`bin_edges`) for k = 0 … K−1 and ``K = ceil((hi − lo) /
-    bin_size)``: closed on the left, so a value exactly on an interior edge
+    Edge convention: bin k is ``[e_k, e_{k+1})`` with ``e_k = lo + k·s``
+    (float64, see :func:`bin_edges`) for k = 0 … K−1, where ``s = bin_size`` and
+    ``K = ceil((hi − lo) / s)``, or ``K = n_bins`` and ``s = (hi − lo) / K``
+    (exactly one of the two): closed on the left, so a value exactly on an interior edge
     ``e_k`` is in bin k. The last bin is closed on the right too: ``hi`` (and
     the top edge) fall in bin K−1. Values outside ``value_range`` are clipped:
     below ``lo`` to bin 0, above ``hi`` to bin K−1. Values are compared with
@@ -63,7 +84,8 @@ def bin_indices(t: torch.Tensor, *, bin_size: float, value_range=(-1.0, 1.0)) ->
     Parameters
     ----------
     t : Tensor, shape (n, d)
-    bin_size : float
+    bin_size : float, optional
+    n_bins : int, optional
     value_range : (float, float)
 
     Returns
@@ -74,9 +96,11 @@ def bin_indices(t: torch.Tensor, *, bin_size: float, value_range=(-1.0, 1.0)) ->
     --------
     >>> bin_indices(torch.tensor([[-1.0], [-0.5], [-0.01], [1.0], [7.0]]), bin_size=0.5)[:, 0].tolist()
     [0, 1, 1, 3, 3]
+    >>> bin_indices(torch.tensor([[-1.0], [0.99], [1.0]]), n_bins=30)[:, 0].tolist()  # +1.0: the last bin
+    [0, 29, 29]
     """
     t = check_tensor(t, "t", ndim=2, shape="(n, d)")
-    bin_size, lo, _, n_bins = _check_bins(bin_size, value_range)
+    bin_size, lo, _, n_bins = _check_bins(bin_size, n_bins, value_range)
     x = t.to(torch.float64)
     # A first guess by division (off by at most one near an edge), then exact
     # comparisons with the edges e_k = lo + k·bin_size, computed as in bin_edges.
@@ -91,15 +115,16 @@ def _entropy_of_counts(counts: torch.Tensor) -> torch.Tensor:
     counts = counts.to(torch.float64)
     total = counts.sum(dim=-1, keepdim=True)
     p = counts / total
-    return -(torch.where(p > 0, p * torch.log(p), torch.zeros_like(p))).sum(dim=-1)
+    return 0.0 - torch.where(p > 0, p * torch.log(p), torch.zeros_like(p)).sum(dim=-1)  # 0.0, never −0.0
 
 
-def binned_entropy(t: torch.Tensor, *, bin_size: float, value_range=(-1.0, 1.0)) -> float:
-    """H(Bin(T)): the discrete entropy (nats) of the binned rows of ``t``.
+def binned_entropy(t: torch.Tensor, *, bin_size: float | None = None, n_bins: int | None = None,
+                   value_range=(-1.0, 1.0), unit: str = "nats") -> float:
+    """H(Bin(T)): the discrete entropy (nats, or bits) of the binned rows of ``t``.
 
     Each row is one sample (one input); rows in the same cell of the
     ``K^d`` grid are the same symbol. Bins are ``[lo + k·s, lo + (k+1)·s)``
-    with ``s = bin_size``, k = 0 … K−1: a value on an interior edge is in the
+    with ``s = bin_size`` or ``s = (hi − lo) / n_bins`` (give exactly one), k = 0 … K−1: a value on an interior edge is in the
     bin that starts there, and ``hi`` is in the last bin (closed at the top).
     Values outside ``value_range`` are clipped into the first or last bin (see
     :func:`bin_indices`).
@@ -108,42 +133,55 @@ def binned_entropy(t: torch.Tensor, *, bin_size: float, value_range=(-1.0, 1.0))
     ----------
     t : Tensor, shape (n, d)
         Representations of n inputs, weighed equally.
-    bin_size : float
+    bin_size : float, optional
         Width of a bin (> 0), in the units of ``t``.
+    n_bins : int, optional
+        Number of bins over ``value_range`` instead (≥ 1; see :func:`bin_edges`).
     value_range : (float, float)
         The range the bins cover, ``(-1, 1)`` for tanh units.
+    unit : {"nats", "bits"}
 
     Returns
     -------
     float
-        Between 0 and ln n.
+        Between 0 and ln n (log₂ n in bits).
 
     Examples
     --------
     >>> binned_entropy(torch.tensor([[-0.9], [-0.8], [0.5], [0.6]]), bin_size=1.0)  # 2 cells, 2 rows each
     0.6931471805599453
+    >>> binned_entropy(torch.tensor([[-0.9], [-0.8], [0.5], [0.6]]), n_bins=2, unit="bits")
+    1.0
     """
-    idx = bin_indices(t, bin_size=bin_size, value_range=value_range)  # (n, d)
+    scale = UNITS[check_unit(unit)]
+    idx = bin_indices(t, bin_size=bin_size, n_bins=n_bins, value_range=value_range)  # (n, d)
     _, counts = torch.unique(idx, dim=0, return_counts=True)
-    return float(_entropy_of_counts(counts))
+    return float(_entropy_of_counts(counts)) / scale
 
 
-def binned_entropy_per_unit(t: torch.Tensor, *, bin_size: float, value_range=(-1.0, 1.0)) -> torch.Tensor:
-    """H(Bin(T(k))) for each neuron k separately, in nats.
+def binned_entropy_per_unit(t: torch.Tensor, *, bin_size: float | None = None, n_bins: int | None = None,
+                            value_range=(-1.0, 1.0), unit: str = "nats") -> torch.Tensor:
+    """H(Bin(T(k))) for each neuron k separately, in nats (or bits).
 
     Parameters
     ----------
     t : Tensor, shape (n, d)
-    bin_size, value_range
-        As in :func:`binned_entropy`.
+    bin_size, n_bins, value_range, unit
+        As in :func:`binned_entropy` (exactly one of ``bin_size`` and ``n_bins``).
 
     Returns
     -------
     Tensor, shape (d,), float64, on ``t.device``.
+
+    Examples
+    --------
+    >>> binned_entropy_per_unit(torch.tensor([[-0.9, 0.1], [0.5, 0.2]]), n_bins=2, unit="bits").tolist()
+    [1.0, 0.0]
     """
-    idx = bin_indices(t, bin_size=bin_size, value_range=value_range)  # (n, d)
-    _, _, _, n_bins = _check_bins(bin_size, value_range)
+    scale = UNITS[check_unit(unit)]
+    idx = bin_indices(t, bin_size=bin_size, n_bins=n_bins, value_range=value_range)  # (n, d)
+    _, _, _, n_bins = _check_bins(bin_size, n_bins, value_range)
     n, d = idx.shape
     flat = idx + torch.arange(d, device=idx.device) * n_bins  # (n, d): unit k uses bins [k·K, (k+1)·K)
     counts = torch.bincount(flat.reshape(-1), minlength=d * n_bins).reshape(d, n_bins)  # (d, K)
-    return _entropy_of_counts(counts)
+    return _entropy_of_counts(counts) / scale

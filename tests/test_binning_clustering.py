@@ -216,3 +216,61 @@ def test_dtype_and_device_follow_input(device, dtype):
     assert w.dtype == b.dtype == dtype and w.device == b.device == t.device
     cs = cosine_similarities(t, t)
     assert cs.dtype == dtype and cs.device == t.device
+
+
+# --- bins given by their number over value_range (IDNNs' way) ---------------------------
+
+@pytest.mark.parametrize("n_bins, value_range", [(30, (-1.0, 1.0)), (29, (-1.0, 1.0)), (7, (-1.0, 1.0)),
+                                                 (100, (-1.0, 1.0)), (3, (0.0, 10.0))])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_n_bins_on_and_beside_every_edge(n_bins, value_range, dtype):
+    """Edges lo + k·s with s = (hi − lo)/n_bins (float64), listed explicitly; every
+    edge, its float neighbours, hi, and far-out values against the Fraction reference."""
+    lo, hi = value_range
+    s = (hi - lo) / n_bins
+    edges = [lo + k * s for k in range(n_bins + 1)]
+    assert bin_edges(n_bins=n_bins, value_range=value_range).tolist() == edges
+    values = _around(edges + [hi, lo - 5.0, hi + 5.0, 0.5 * (lo + hi)])
+    t = torch.tensor(values, dtype=dtype).reshape(-1, 1)
+    got = bin_indices(t, n_bins=n_bins, value_range=value_range)[:, 0].tolist()
+    assert got == [reference_bin(float(v), edges) for v in t[:, 0].tolist()]
+    assert max(got) == n_bins - 1
+
+
+def test_saturated_tanh_top_value_with_30_bins():
+    """+1.0 (a saturated tanh) is in the last of 30 bins over [−1, 1], with the values just below it;
+    −1.0 in the first. A layer saturated at ±1 has two cells."""
+    t = torch.tanh(torch.tensor([[-40.0], [-1e-3], [0.0], [3.0], [40.0]], dtype=torch.float64))
+    assert t[4, 0] == 1.0 and t[0, 0] == -1.0
+    assert bin_indices(t, n_bins=30)[:, 0].tolist() == [0, 14, 15, 29, 29]
+    sat = torch.tensor([[1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [np.nextafter(1.0, 0), -1.0]])
+    assert bin_indices(sat, n_bins=30).tolist() == [[29, 0], [29, 0], [0, 29], [29, 0]]
+    assert binned_entropy(sat, n_bins=30) == pytest.approx(math.log(4) - 0.75 * math.log(3), abs=1e-12)
+
+
+def test_n_bins_equals_the_bin_size_it_implies():
+    t = torch.rand(300, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    for n_bins, bin_size in ((8, 0.25), (4, 0.5), (2, 1.0)):  # exact widths: identical edges
+        assert torch.equal(bin_indices(t, n_bins=n_bins), bin_indices(t, bin_size=bin_size))
+        assert binned_entropy(t, n_bins=n_bins) == binned_entropy(t, bin_size=bin_size)
+        assert binned_entropy(t, n_bins=n_bins) == pytest.approx(numpy_binned_entropy(t.numpy(), bin_size), abs=1e-12)
+        assert torch.equal(binned_entropy_per_unit(t, n_bins=n_bins), binned_entropy_per_unit(t, bin_size=bin_size))
+
+
+def test_bits_and_exactly_one_of_bin_size_and_n_bins():
+    t = torch.rand(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    assert binned_entropy(t, n_bins=10, unit="bits") == pytest.approx(binned_entropy(t, n_bins=10) / math.log(2),
+                                                                     rel=1e-15)
+    assert binned_entropy_per_unit(t, bin_size=0.1, unit="bits").tolist() == pytest.approx(
+        (binned_entropy_per_unit(t, bin_size=0.1) / math.log(2)).tolist(), rel=1e-15)
+    for kwargs in ({}, {"bin_size": 0.1, "n_bins": 20}):
+        for f in (binned_entropy, binned_entropy_per_unit, bin_indices):
+            with pytest.raises(ValueError, match="exactly one of bin_size and n_bins"):
+                f(t, **kwargs)
+        with pytest.raises(ValueError, match="exactly one"):
+            bin_edges(**kwargs)
+    for bad in (0, -3, 2.5, "ten", True):
+        with pytest.raises(ValueError, match="n_bins"):
+            binned_entropy(t, n_bins=bad)
+    with pytest.raises(ValueError, match="unit"):
+        binned_entropy(t, n_bins=3, unit="nat")
