@@ -17,13 +17,6 @@ import time
 from .experiments import EXPERIMENT_MODULES, get_experiment, resolve_device
 from .scales import SCALES, current_scale
 
-_DESCRIPTIONS = {
-    "binning": "Section 1: binned entropy H(Bin(T)) of a deterministic tanh network",
-    "neuron": "Section 4: the single noisy tanh neuron (Figs. 2, 4)",
-    "constellation": "Section 4: I(S; S+Z) of clustered constellations",
-    "szt": "Section 5.1: the noisy SZT networks (Figs. 1, 5, 6)",
-    "mnist": "Sections 2, 5.2: the MNIST CNNs (Table 1, Figs. 3, 7, 8)",
-}
 
 
 def _parse_set(items: list[str], parser: argparse.ArgumentParser) -> dict:
@@ -51,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     except ValueError as err:  # a bad INFOFLOW_SCALE is reported when it is used
         default_scale = str(err)
     for name in EXPERIMENT_MODULES:
-        p = sub.add_parser(name, help=_DESCRIPTIONS[name], description=_DESCRIPTIONS[name])
+        description = get_experiment(name).description
+        p = sub.add_parser(name, help=description, description=description)
         p.add_argument("--scale", choices=SCALES, default=None,
                        help=f"sizes to run at (default: $INFOFLOW_SCALE, else book; now {default_scale})")
         p.add_argument("--out", required=True, help="folder to write summary.json and arrays.npz into")
