@@ -79,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     t0 = time.perf_counter()
-    results = experiment.run(config, device=device, progress=not args.no_progress)
+    try:
+        results = experiment.run(config, device=device, progress=not args.no_progress)
+    except FileNotFoundError as err:  # missing data: the message says where to put it
+        print(f"python -m infoflow_core {args.experiment}: {err}", file=sys.stderr)
+        return 1
     results.save(out, overwrite=args.overwrite)
     print(f"wrote {out / 'summary.json'} and {out / 'arrays.npz'} "
           f"({time.perf_counter() - t0:.0f} s on {results.provenance.device}, config hash {config.hash})")

@@ -20,6 +20,7 @@ the one place where ``"auto"`` becomes a device (:func:`resolve_device`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -34,7 +35,7 @@ from ..scales import SCALES, current_scale
 
 __all__ = [
     "ExperimentConfig", "Experiment", "config_hash", "log_epochs", "progress_iter", "progress_bar",
-    "resolve_device",
+    "resolve_device", "single_thread",
 ]
 
 
@@ -225,3 +226,29 @@ def resolve_device(device=None) -> torch.device:
         return torch.device(device)
     except (RuntimeError, TypeError):
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, got {device!r}") from None
+
+
+@contextlib.contextmanager
+def single_thread(enabled: bool = True):
+    """Run the body with ``torch.set_num_threads(1)``, restoring the thread count after.
+
+    The networks trained here are tiny: one thread is faster than several (no
+    synchronisation, no oversubscription on a busy machine) and makes the floating-point
+    reductions, hence the trained weights, independent of the machine's core count.
+
+    >>> n = torch.get_num_threads()
+    >>> with single_thread():
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == n
+    True
+    """
+    n = torch.get_num_threads()
+    if not enabled or n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)

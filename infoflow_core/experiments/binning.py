@@ -35,7 +35,7 @@ from .._validation import check_positive, check_positive_int
 from ..binning import binned_entropy
 from ..models.szt import SZTNet
 from ..results import ExperimentResults, Provenance, load_or_run
-from ._common import Experiment, ExperimentConfig, log_epochs, progress_iter, resolve_device
+from ._common import Experiment, ExperimentConfig, log_epochs, progress_iter, resolve_device, single_thread
 
 __all__ = [
     "DEFAULT_BIN_SIZES",
@@ -275,13 +275,8 @@ def run_binning(config: BinningConfig, *, device=None, progress: bool = True) ->
     if not isinstance(config, BinningConfig):
         raise ValueError(f"config must be a BinningConfig, got {type(config).__name__}")
     device = resolve_device(device)
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
+    with single_thread(device.type == "cpu"):
         return _train_and_measure(config, device, progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train_and_measure(config: BinningConfig, device: torch.device, progress: bool) -> BinningResults:

@@ -35,12 +35,12 @@ from .config import (DETERMINISTIC_BIN_SIZES, NETWORK_ACTIVATIONS, NETWORKS, QUI
                      snapshot_subset)
 from .measure import dpi_realizations, estimate_information, histogram_edges, measure_deterministic, measure_noisy
 from .results import DeterministicResults, DPIResults, NetworkResults, SZTResults
-from .training import build_model, single_thread, train_network
+from .training import build_model, train_network
 
 __all__ = [
     "SZTConfig", "NetworkConfig", "NETWORKS", "NETWORK_ACTIVATIONS", "DETERMINISTIC_BIN_SIZES", "QUICK_SEED",
     "snapshot_subset", "SZTResults", "NetworkResults", "DeterministicResults", "DPIResults",
-    "build_model", "single_thread", "train_network", "estimate_information", "histogram_edges", "measure_noisy",
+    "build_model", "train_network", "estimate_information", "histogram_edges", "measure_noisy",
     "measure_deterministic", "dpi_realizations", "compression_summary", "overfitting_onset", "hbin_correlations",
     "bin_centres", "distance_summary", "dpi_check", "describe_network", "report", "REPORT_PARTS",
     "run_szt", "szt_results", "EXPERIMENT",

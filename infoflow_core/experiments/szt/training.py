@@ -9,7 +9,6 @@ last digits between CPUs with other vector units, and training amplifies them).
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import torch
@@ -17,10 +16,10 @@ from torch.nn import functional as F
 
 from ...data.szt import SZTData
 from ...models.szt import SZTNet, orthonormalize_
-from .._common import progress_iter
+from .._common import progress_iter, single_thread
 from .config import NetworkConfig
 
-__all__ = ["build_model", "single_thread", "train_network"]
+__all__ = ["build_model", "train_network"]
 
 
 def build_model(network: NetworkConfig, device: torch.device,
@@ -36,28 +35,6 @@ def build_model(network: NetworkConfig, device: torch.device,
     init_gen = torch.Generator().manual_seed(network.seed + 1)
     model = SZTNet(network.activation, network.beta, generator=noise_generator, init_generator=init_gen)
     return model.to(device)
-
-
-@contextlib.contextmanager
-def single_thread(enabled: bool = True):
-    """Run the body with ``torch.set_num_threads(1)``, restoring the thread count after.
-
-    >>> n = torch.get_num_threads()
-    >>> with single_thread():
-    ...     torch.get_num_threads()
-    1
-    >>> torch.get_num_threads() == n
-    True
-    """
-    n = torch.get_num_threads()
-    if not enabled or n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def train_network(network: NetworkConfig, data: SZTData, *, generator: torch.Generator, callback=None,
