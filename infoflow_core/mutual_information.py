@@ -25,7 +25,16 @@ __all__ = ["MIEstimate", "LabelMIEstimate", "MIBounds", "InformationBounds", "sp
 
 
 @dataclass(frozen=True)
-class MIEstimate(_InUnits):
+class _EntropyDifference(_InUnits):
+    """``value = h_t − (a conditional entropy)`` with its error (the shared fields)."""
+
+    value: float
+    stderr: float
+    h_t: float
+
+
+@dataclass(frozen=True)
+class MIEstimate(_EntropyDifference):
     """An SP estimate of I(X; T_ℓ), in nats unless converted.
 
     Attributes
@@ -44,9 +53,6 @@ class MIEstimate(_InUnits):
         Unit of every float field; :meth:`to_bits` converts (all fields over ln 2).
     """
 
-    value: float
-    stderr: float
-    h_t: float
     h_t_given_x: float
     h_t_stderr: float = 0.0
     h_t_given_x_stderr: float = 0.0
@@ -54,28 +60,13 @@ class MIEstimate(_InUnits):
 
 
 @dataclass(frozen=True)
-class LabelMIEstimate(_InUnits):
-    """An SP estimate of I(T_ℓ; Y), in nats unless converted (see :func:`sp_label_information`).
-
-    Attributes
-    ----------
-    value : float
-        ``h_t − h_t_given_y``.
-    stderr : float
-        Monte Carlo standard error of ``value`` (all terms' errors combined).
-    h_t : float
-        Estimate of h(T_ℓ).
-    h_t_given_y : float
-        Estimate of h(T_ℓ | Y) = Σ_y p(y) h(T_ℓ | Y = y).
-    h_t_stderr, h_t_given_y_stderr : float
-        Their Monte Carlo standard errors.
-    unit : {"nats", "bits"}
-        Unit of every float field; :meth:`to_bits` converts (all fields over ln 2).
+class LabelMIEstimate(_EntropyDifference):
+    """An SP estimate of I(T_ℓ; Y) (see :func:`sp_label_information`): the fields of
+    :class:`MIEstimate` with the label Y in place of the input X, so ``value =
+    h_t − h_t_given_y`` where ``h_t_given_y`` estimates h(T_ℓ | Y) = Σ_y p(y)
+    h(T_ℓ | Y = y); ``stderr`` combines all terms' errors; ``unit`` as there.
     """
 
-    value: float
-    stderr: float
-    h_t: float
     h_t_given_y: float
     h_t_stderr: float = 0.0
     h_t_given_y_stderr: float = 0.0
@@ -105,6 +96,15 @@ class InformationBounds:
     x_t: MIBounds
     t_y: MIBounds | None
     unit: str = "nats"
+
+
+def _checked_sp_arguments(samples, beta, n_mc, n_mc_given, given_name: str, generator, chunk_size, method):
+    """The arguments shared by the SP estimators, checked (``n_mc_given`` defaults to ``n_mc``)."""
+    samples = check_tensor(samples, "samples", ndim=3, shape="(n_inputs, n_x, d)")
+    n_mc = check_positive_int(n_mc, "n_mc", minimum=2)
+    n_mc_given = n_mc if n_mc_given is None else check_positive_int(n_mc_given, given_name, minimum=2)
+    return (samples, check_beta(beta), n_mc, n_mc_given, check_generator(generator, samples.device),
+            check_chunk_size(chunk_size), check_method(method))
 
 
 def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
@@ -155,13 +155,8 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
     >>> abs(mi.value - math.log(4)) < 4 * mi.stderr, round(mi.stderr, 3)
     (True, 0.011)
     """
-    samples = check_tensor(samples, "samples", ndim=3, shape="(n_inputs, n_x, d)")
-    beta = check_beta(beta)
-    n_mc = check_positive_int(n_mc, "n_mc", minimum=2)
-    n_mc_given_x = n_mc if n_mc_given_x is None else check_positive_int(n_mc_given_x, "n_mc_given_x", minimum=2)
-    generator = check_generator(generator, samples.device)
-    chunk_size = check_chunk_size(chunk_size)
-    method = check_method(method)
+    samples, beta, n_mc, n_mc_given_x, generator, chunk_size, method = _checked_sp_arguments(
+        samples, beta, n_mc, n_mc_given_x, "n_mc_given_x", generator, chunk_size, method)
     n_inputs, n_x, d = samples.shape
 
     centers = samples.reshape(1, n_inputs * n_x, d)  # (1, n_inputs·n_x, d)
@@ -262,15 +257,10 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
     >>> abs(mi.value - math.log(2)) < 4 * mi.stderr, abs(mi.to_bits().value - 1) < 4 * mi.to_bits().stderr
     (True, True)
     """
-    samples = check_tensor(samples, "samples", ndim=3, shape="(n_inputs, n_x, d)")
+    samples, beta, n_mc, n_mc_given_y, generator, chunk_size, method = _checked_sp_arguments(
+        samples, beta, n_mc, n_mc_given_y, "n_mc_given_y", generator, chunk_size, method)
     n_inputs, n_x, d = samples.shape
     labels = _check_labels(labels, n_inputs, samples.device)
-    beta = check_beta(beta)
-    n_mc = check_positive_int(n_mc, "n_mc", minimum=2)
-    n_mc_given_y = n_mc if n_mc_given_y is None else check_positive_int(n_mc_given_y, "n_mc_given_y", minimum=2)
-    generator = check_generator(generator, samples.device)
-    chunk_size = check_chunk_size(chunk_size)
-    method = check_method(method)
 
     h_t, se_t = _gm_entropy_batched(samples.reshape(1, n_inputs * n_x, d), beta, n_mc, generator, chunk_size, method)
     h_t, se_t = float(h_t[0]), float(se_t[0])
