@@ -124,7 +124,8 @@ def binned_entropy(t: torch.Tensor, *, bin_size: float | None = None, n_bins: in
 
     Each row is one sample (one input); rows in the same cell of the
     ``K^d`` grid are the same symbol. Bins are ``[lo + k·s, lo + (k+1)·s)``
-    with ``s = bin_size`` or ``s = (hi − lo) / n_bins`` (give exactly one), k = 0 … K−1: a value on an interior edge is in the
+    with ``s = bin_size`` or ``s = (hi − lo) / n_bins`` (give exactly one), k = 0 … K−1:
+    a value on an interior edge is in the
     bin that starts there, and ``hi`` is in the last bin (closed at the top).
     Values outside ``value_range`` are clipped into the first or last bin (see
     :func:`bin_indices`).

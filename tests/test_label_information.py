@@ -76,7 +76,8 @@ def test_single_class_is_exactly_zero():
 def test_one_centre_classes_use_the_exact_gaussian_entropy():
     # One input per class and n_x = 1: I(T; Y) = I(X; T) and h(T | y) = (d/2) ln(2πeβ²).
     samples = torch.tensor([[0.0, 0.0], [0.3, 0.1], [1.0, -0.5]], dtype=F64).reshape(3, 1, 2)
-    mi = sp_label_information(samples, torch.tensor([2, 0, 1]), 0.2, n_mc=300, generator=torch.Generator().manual_seed(0))
+    mi = sp_label_information(samples, torch.tensor([2, 0, 1]), 0.2, n_mc=300,
+                              generator=torch.Generator().manual_seed(0))
     ixt = sp_mutual_information(samples, 0.2, n_mc=300, generator=torch.Generator().manual_seed(0))
     assert mi.h_t_given_y == pytest.approx(gaussian_entropy(2, 0.2), abs=1e-12) and mi.h_t_given_y_stderr == 0.0
     assert (mi.value, mi.stderr) == (ixt.value, ixt.stderr)  # same generator, same h(T) samples

@@ -79,7 +79,8 @@ def test_beta_from_the_modules_or_given():
 def test_information_plane_is_sane_on_a_tiny_model():
     # I(T;Y) ≤ min(I(X;T), H(Y)) within 4 combined stderr on each layer; I(X;T) ≤ ln n.
     model, (x, y) = tiny_model(0.1), data()
-    res = network_information(model, x, y, n_x=4, n_mc=2000, n_mc_given_x=100, generator=torch.Generator().manual_seed(5),
+    res = network_information(model, x, y, n_x=4, n_mc=2000, n_mc_given_x=100,
+                              generator=torch.Generator().manual_seed(5),
                               progress=False)
     p = np.bincount(y.numpy()) / len(y)
     h_y = float(-(p * np.log(p)).sum())
