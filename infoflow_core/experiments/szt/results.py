@@ -16,11 +16,36 @@ from ...results import ExperimentResults, Provenance
 from .analysis import compression_summary, dpi_check, hbin_correlations, overfitting_onset
 from .config import NetworkConfig, SZTConfig
 
-__all__ = ["NetworkResults", "DeterministicResults", "DPIResults", "SZTResults"]
+__all__ = ["TrainingCurves", "NetworkResults", "DeterministicResults", "DPIResults", "SZTResults"]
 
 
-@dataclass
-class NetworkResults:
+@dataclass(kw_only=True)
+class TrainingCurves:
+    """What every trained SZT network records: its configuration and, after every
+    epoch, the loss and accuracy of the noiseless network (eval mode).
+
+    Attributes
+    ----------
+    config : NetworkConfig
+    loss_epochs : ndarray, shape (n_epochs,)
+        Every epoch 1…n_epochs.
+    train_loss, test_loss, train_acc, test_acc : ndarray, shape (n_epochs,)
+        Cross-entropy in nats; accuracy in [0, 1].
+    wall_time_s : float
+        Training and measuring time.
+    """
+
+    config: NetworkConfig
+    loss_epochs: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    train_acc: np.ndarray
+    test_acc: np.ndarray
+    wall_time_s: float = 0.0
+
+
+@dataclass(kw_only=True)
+class NetworkResults(TrainingCurves):
     """One noisy network trained and measured (Fig. 5 and Fig. 6).
 
     Attributes
@@ -55,18 +80,12 @@ class NetworkResults:
         "train_acc", "test_acc", "hist_edges", "hist_within", "hist_between", "snapshot_epochs", "snapshots",
         "labels")
 
-    config: NetworkConfig
     epochs: np.ndarray
     mi: np.ndarray
     mi_stderr: np.ndarray
     h_t: np.ndarray
     h_t_given_x: np.ndarray
     h_bin: np.ndarray
-    loss_epochs: np.ndarray
-    train_loss: np.ndarray
-    test_loss: np.ndarray
-    train_acc: np.ndarray
-    test_acc: np.ndarray
     hist_edges: np.ndarray
     hist_within: np.ndarray
     hist_between: np.ndarray
@@ -74,7 +93,6 @@ class NetworkResults:
     snapshots: np.ndarray
     labels: np.ndarray
     final_state: dict = field(default_factory=dict)
-    wall_time_s: float = 0.0
 
     @property
     def name(self) -> str:
@@ -106,8 +124,8 @@ class NetworkResults:
                 "wall_time_s": round(self.wall_time_s, 1)}
 
 
-@dataclass
-class DeterministicResults:
+@dataclass(kw_only=True)
+class DeterministicResults(TrainingCurves):
     """The deterministic network (β = 0), Fig. 1: H(Bin(T_ℓ)) = I(X; Bin(T_ℓ)).
 
     Attributes
@@ -126,16 +144,9 @@ class DeterministicResults:
     ARRAYS: ClassVar[tuple[str, ...]] = ("epochs", "bin_sizes", "h_bin", "loss_epochs", "train_loss", "test_loss",
                                          "train_acc", "test_acc")
 
-    config: NetworkConfig
     epochs: np.ndarray
     bin_sizes: np.ndarray
     h_bin: np.ndarray
-    loss_epochs: np.ndarray
-    train_loss: np.ndarray
-    test_loss: np.ndarray
-    train_acc: np.ndarray
-    test_acc: np.ndarray
-    wall_time_s: float = 0.0
 
     def summary(self) -> dict:
         """Final H(Bin(T_ℓ)) per bin size and layer (K, L), final test accuracy."""
