@@ -18,31 +18,31 @@ def test_far_apart_points_carry_ln_n_exactly_in_1d():
     # Spacing 1 = 100 β: overlap below e^{-1250}; quadrature accuracy 1e-8.
     pts = C.clustered_constellation(16, 1)
     r = C.constellation_information(pts, 0.01)
-    assert abs(r["mi"] - math.log(16)) < 1e-8
-    assert abs(r["lower"] - math.log(16)) < 1e-8 and abs(r["upper"] - math.log(16)) < 1e-8
+    assert abs(r.mi - math.log(16)) < 1e-8
+    assert abs(r.lower - math.log(16)) < 1e-8 and abs(r.upper - math.log(16)) < 1e-8
 
 
 def test_far_apart_points_carry_ln_n_in_2d_monte_carlo():
     pts = C.clustered_constellation(4, 1, dim=2)  # 16 points on a 4x4 grid
     r = C.constellation_information(pts, 0.01, n_mc=16_000, generator=torch.Generator().manual_seed(0))
     # Monte Carlo: within 4 standard errors.
-    assert abs(r["mi"] - math.log(16)) < 4 * r["stderr"]
-    assert r["stderr"] < 0.05
+    assert abs(r.mi - math.log(16)) < 4 * r.stderr
+    assert r.stderr < 0.05
 
 
 def test_single_point_carries_nothing():
     r = C.constellation_information(np.zeros((1, 1)), 0.3)
-    assert abs(r["mi"]) < 1e-8 and abs(r["lower"]) < 1e-12 and abs(r["upper"]) < 1e-12
+    assert abs(r.mi) < 1e-8 and abs(r.lower) < 1e-12 and abs(r.upper) < 1e-12
     # Several copies of one point are one point.
     r = C.constellation_information(np.full((5, 1), 2.0), 0.3)
-    assert abs(r["mi"]) < 1e-8
+    assert abs(r.mi) < 1e-8
 
 
 def test_merged_clusters_give_ln_k_between_width_and_spacing():
     # μ = 1: 4 distinct points at spacing 4; β = 0.3 is 13 β apart: ln 4 within 1e-6.
     pts = C.clustered_constellation(16, 4, merge=1.0)
     assert len(np.unique(pts)) == 4
-    assert abs(C.constellation_information(pts, 0.3)["mi"] - math.log(4)) < 1e-6
+    assert abs(C.constellation_information(pts, 0.3).mi - math.log(4)) < 1e-6
 
 
 @pytest.mark.parametrize("beta", [0.01, 0.05, 0.2, 0.6, 2.0, 8.0])
@@ -51,11 +51,11 @@ def test_bounds_bracket_exact_value(beta):
     pts = rng.normal(size=(12, 1))
     r = C.constellation_information(pts, beta)
     # KT bounds are rigorous; 1e-9 covers quadrature error.
-    assert r["lower"] - 1e-9 <= r["mi"] <= r["upper"] + 1e-9
+    assert r.lower - 1e-9 <= r.mi <= r.upper + 1e-9
 
 
 def test_merging_lowers_information():
-    vals = [C.constellation_information(C.clustered_constellation(16, 4, merge=m), 0.1)["mi"]
+    vals = [C.constellation_information(C.clustered_constellation(16, 4, merge=m), 0.1).mi
             for m in np.linspace(0, 1, 11)]
     # Exact values, so monotone up to quadrature error.
     assert np.all(np.diff(vals) <= 1e-9)
@@ -68,7 +68,7 @@ def test_gaussian_input_bounds_and_matches_at_low_snr():
     power = float(pts.var())
     assert abs(power - (16 ** 2 - 1) / 12) < 1e-12  # variance of 16-PAM, spacing 1
     for beta in (0.3, 1.0, 3.0, 10.0, 30.0):
-        mi = C.constellation_information(pts, beta)["mi"]
+        mi = C.constellation_information(pts, beta).mi
         cap = C.gaussian_channel_capacity(power, beta)
         assert mi <= cap + 1e-9  # a Gaussian input of the same power carries the most
         if beta >= 10:
@@ -82,7 +82,7 @@ def test_1d_exact_value_matches_dense_trapezoid():
     p = np.exp(-0.5 * ((t[:, None] - pts[:, 0]) / beta) ** 2).mean(1) / (beta * math.sqrt(2 * math.pi))
     h = np.trapezoid(-p * np.log(p), t)
     ref = h - 0.5 * math.log(2 * math.pi * math.e * beta ** 2)
-    assert abs(C.constellation_information(pts, beta)["mi"] - ref) < 1e-7
+    assert abs(C.constellation_information(pts, beta).mi - ref) < 1e-7
 
 
 def test_constellation_geometry():

@@ -227,7 +227,7 @@ def test_estimate_information_far_apart_inputs():
     s = base + 1e-3 * torch.randn(4, 5, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     est = ex.estimate_information([base, s], 0.01, n_mc=4000, n_mc_given_x=64, generator=torch.Generator().manual_seed(1))
     for e in est:
-        assert abs(e["value"] - math.log(4)) < 4 * e["stderr"] + 1e-3
+        assert abs(e.value - math.log(4)) < 4 * e.stderr + 1e-3
 
 
 def test_measure_noisy_rejects_beta_zero():

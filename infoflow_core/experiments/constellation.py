@@ -42,6 +42,7 @@ from ._common import Experiment, ExperimentConfig, progress_iter, resolve_device
 __all__ = [
     "clustered_constellation",
     "constellation_information",
+    "ConstellationInformation",
     "gaussian_channel_capacity",
     "ConstellationConfig",
     "ConstellationResults",
@@ -108,8 +109,28 @@ def gaussian_channel_capacity(power: float, beta: float, dim: int = 1) -> float:
     return 0.5 * dim * math.log1p(power / check_beta(beta) ** 2)
 
 
+@dataclass(frozen=True)
+class ConstellationInformation:
+    """``I(S; S + Z)`` of one constellation and its Kolchinsky–Tracey bounds, in nats.
+
+    Attributes
+    ----------
+    mi : float
+        The information (exact quadrature in 1-D, Monte Carlo in 2-D and above).
+    stderr : float
+        Its Monte Carlo standard error (0 in 1-D).
+    lower, upper : float
+        The bounds on ``h(S + Z)`` minus ``h(Z)``.
+    """
+
+    mi: float
+    stderr: float
+    lower: float
+    upper: float
+
+
 def constellation_information(points, beta: float, *, n_mc: int = 20000,
-                              generator: torch.Generator | None = None) -> dict:
+                              generator: torch.Generator | None = None) -> ConstellationInformation:
     """``I(S; S + Z)`` for ``S`` uniform on ``points``, with the Kolchinsky–Tracey bounds.
 
     Parameters
@@ -125,14 +146,14 @@ def constellation_information(points, beta: float, *, n_mc: int = 20000,
 
     Returns
     -------
-    dict
+    ConstellationInformation
         ``mi`` and ``stderr`` (0 in 1-D), ``lower`` and ``upper`` (the bounds minus
         ``h(Z)``), all in nats.
 
     Examples
     --------
     >>> r = constellation_information(clustered_constellation(4, 4), 0.01)  # 4 points, far apart
-    >>> round(r["mi"], 6), round(r["lower"], 6), round(r["upper"], 6)
+    >>> round(r.mi, 6), round(r.lower, 6), round(r.upper, 6)
     (1.386294, 1.386294, 1.386294)
     """
     beta = check_beta(beta)
@@ -150,7 +171,7 @@ def constellation_information(points, beta: float, *, n_mc: int = 20000,
         est = gm_entropy(c, beta, n_mc=n_mc, generator=generator)
         mi, se = est.value - h_z, est.stderr
     lo, up = gm_entropy_bounds(c, beta)
-    return {"mi": mi, "stderr": se, "lower": lo - h_z, "upper": up - h_z}
+    return ConstellationInformation(mi=float(mi), stderr=float(se), lower=float(lo - h_z), upper=float(up - h_z))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -334,7 +355,7 @@ def _sweep_arrays(config: ConstellationConfig, dim: int, generator, device, prog
     jobs = [(a, b) for a in range(len(config.merges)) for b in range(len(betas))]
     for a, b in progress_iter(jobs, progress, desc=f"{dim}-D constellations", leave=False):
         r = constellation_information(pts_t[a], betas[b], n_mc=config.n_mc, generator=generator)
-        out[:, a, b] = r["mi"], r["stderr"], r["lower"], r["upper"]
+        out[:, a, b] = r.mi, r.stderr, r.lower, r.upper
     names = ("mi", "stderr", "lower", "upper")
     return {f"betas_{dim}d": betas, f"points_{dim}d": pts, **{f"{v}_{dim}d": out[i] for i, v in enumerate(names)}}
 

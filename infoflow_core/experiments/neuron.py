@@ -369,7 +369,7 @@ def train_leaky_chain(n_epochs: int, *, lr: float = 0.01, slope: float = 0.1,
 
     ``T1 = σ(w1 X + b1) + Z1``, ``T2 = σ(w2 T1 + b2) + Z2``; the initialization
     ``(w1, b1, w2, b2) = (0, 4.5, −1, 0)`` and the slope 0.1 are those of a public script
-    by the paper's authors (see ``NOTES.md``). Returns ``params`` of shape (K, 4).
+    by the paper's authors. Returns ``params`` of shape (K, 4).
 
     Examples
     --------

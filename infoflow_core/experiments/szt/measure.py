@@ -18,7 +18,7 @@ from ...binning import binned_entropy
 from ...clustering import pairwise_distance_histograms
 from ...data.szt import SZTData, szt_data
 from ...models.szt import SZT_WIDTHS, SZTNet
-from ...mutual_information import sp_mutual_information
+from ...mutual_information import MIEstimate, sp_mutual_information
 from ...noise import sample_representations
 from .._common import progress_bar, progress_iter, resolve_device
 from .config import NetworkConfig
@@ -32,7 +32,7 @@ HIDDEN_WIDTHS = SZT_WIDTHS[1:-1]
 
 
 def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x: int,
-                         generator: torch.Generator | None = None) -> list[dict]:
+                         generator: torch.Generator | None = None) -> list[MIEstimate]:
     """SP estimates of I(X; T_ℓ), equation (1), for every layer.
 
     h(T_ℓ) is a Gaussian-mixture entropy with all ``n_inputs · n_x`` centres and
@@ -53,7 +53,7 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x:
 
     Returns
     -------
-    list of dict
+    list of MIEstimate
         Per layer: ``value``, ``stderr``, ``h_t``, ``h_t_given_x`` (nats).
 
     Examples
@@ -62,15 +62,14 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x:
 
     >>> s = torch.arange(4.0, dtype=torch.float64).reshape(4, 1, 1)
     >>> est = estimate_information([s], 0.01, n_mc=256, n_mc_given_x=8, generator=torch.Generator().manual_seed(0))
-    >>> round(est[0]["value"], 2)
+    >>> round(est[0].value, 2)
     1.39
     """
     out = []
     for layer, s in enumerate(samples):
         if layer == 0:
             s = s[:, :1]  # (n_inputs, 1, d_1): S_1 = f_1(x) is the same in every realization
-        mi = sp_mutual_information(s, beta, n_mc=n_mc, n_mc_given_x=n_mc_given_x, generator=generator)
-        out.append({"value": mi.value, "stderr": mi.stderr, "h_t": mi.h_t, "h_t_given_x": mi.h_t_given_x})
+        out.append(sp_mutual_information(s, beta, n_mc=n_mc, n_mc_given_x=n_mc_given_x, generator=generator))
     return out
 
 
@@ -133,7 +132,7 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
         samples = sample_representations(model, data.x, network.n_x, generator=est_gen)  # L × (4096, n_x, d)
         est = estimate_information(samples, network.beta, n_mc=network.n_mc, n_mc_given_x=network.n_mc_given_x,
                                    generator=est_gen)
-        row = {k: [e[k] for e in est] for k in ("value", "stderr", "h_t", "h_t_given_x")}
+        row = {k: [getattr(e, k) for e in est] for k in ("value", "stderr", "h_t", "h_t_given_x")}
         t_layers = []
         for s in samples:
             s0 = s[:, 0]  # (4096, d): one realization of S_ℓ
@@ -249,7 +248,7 @@ def dpi_realizations(result: NetworkResults, n_x_values, *, n_mc: int, n_mc_give
     for n_x in progress_iter(list(n_x_values), progress, desc="DPI: realizations"):
         samples = sample_representations(model, x, int(n_x), generator=gen)
         rows.append(estimate_information(samples, beta, n_mc=n_mc, n_mc_given_x=n_mc_given_x, generator=gen))
-    get = lambda k: np.asarray([[e[k] for e in r] for r in rows])  # noqa: E731  (M, L)
+    get = lambda k: np.asarray([[getattr(e, k) for e in r] for r in rows])  # noqa: E731  (M, L)
     return DPIResults(network=result.name, epoch=int(result.config.n_epochs), beta=beta,
                       n_x=np.asarray(list(n_x_values)), mi=get("value"), mi_stderr=get("stderr"),
                       h_t=get("h_t"), h_t_given_x=get("h_t_given_x"))
