@@ -34,6 +34,7 @@ EXPERIMENT_MODULES = {
     "constellation": "infoflow_core.experiments.constellation",
     "szt": "infoflow_core.experiments.szt",
     "mnist": "infoflow_core.experiments.mnist",
+    "your_network": "infoflow_core.experiments.your_network",
 }
 
 
