@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 INFOFLOW_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
 export INFOFLOW_DATA_DIR
 
-.PHONY: setup book book-quick test test-unit test-notebooks test-browser chromium notebook-outputs clean
+.PHONY: setup lab book book-quick test test-unit test-notebooks test-browser chromium notebook-outputs clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,16 @@ book: setup
 # The book at the quick scale (what CI builds and the browser test opens).
 book-quick: setup
 	INFOFLOW_BATCH=1 INFOFLOW_SCALE=quick $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+
+# The book in JupyterLab (MyST markup rendered by jupyterlab-myst, live widgets recompute).
+# --allow-root: JupyterLab refuses to start as root without it.
+# The nbstripout git filter (per-clone config) keeps run outputs out of commits; --keep-id
+# keeps the notebooks' cell ids, which `nbstripout --install` alone would renumber.
+lab: setup
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  $(VENV)/bin/nbstripout --install --attributes .gitattributes && \
+	  git config filter.nbstripout.clean '"$(abspath $(VENV))/bin/python" -m nbstripout --keep-id'; fi
+	INFOFLOW_SCALE=$${INFOFLOW_SCALE:-book} $(VENV)/bin/jupyter lab --allow-root book/
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

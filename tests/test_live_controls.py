@@ -28,3 +28,13 @@ def test_interactive_builds_widgets(monkeypatch):
     assert calls == [3]  # interact runs once at display, then on every change
     w.widget.children[0].value = 4
     assert calls[-1] == 4
+
+
+def test_interactive_labels_are_not_cut_off(monkeypatch):
+    monkeypatch.delenv("INFOFLOW_BATCH", raising=False)
+    w = live_controls(lambda log10_epochs, lr: None,
+                      log10_epochs=widgets.IntSlider(value=3, min=0, max=5),
+                      lr=widgets.Dropdown(options=[0.1, 0.01], description="learning rate"))
+    slider, dropdown = w.widget.children[:2]
+    assert slider.description == "log10 epochs" and dropdown.description == "learning rate"
+    assert slider.style.description_width == dropdown.style.description_width == "initial"

@@ -46,6 +46,21 @@ def live_controls(fn, /, *, manual: bool = False, **controls):
         return fn(**values)
     import ipywidgets as widgets
 
+    for name, w in controls.items():
+        _full_label(w, name)
     if manual:
         return widgets.interact_manual(fn, **controls)
     return widgets.interact(fn, **controls)
+
+
+def _full_label(widget, name: str) -> None:
+    """Label a control in full: ``description`` (from its keyword when it has none) at
+    its natural width. ipywidgets' default fixed label width cuts labels off
+    ("log10_ep…", "learning r…")."""
+    if not hasattr(widget, "description"):
+        return  # a fixed value, not a widget
+    if not widget.description:
+        widget.description = name.replace("_", " ")
+    style = getattr(widget, "style", None)
+    if style is not None and hasattr(style, "description_width"):
+        style.description_width = "initial"
