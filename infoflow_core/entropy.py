@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ._distributed import Shard, check_group, sharded_entropies
 from ._kernels import check_method, log_kernel_sums
 from ._tiles import BLOCK_ELEMENTS
 from ._validation import (check_beta, check_chunk_size, check_generator, check_positive, check_positive_int,
@@ -200,7 +201,8 @@ def _stratified_indices(B: int, n: int, n_mc: int, generator, device) -> tuple[t
 
 
 def _gm_entropy_batched(centers: torch.Tensor, beta: float, n_mc: int, generator,
-                        chunk_size, method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+                        chunk_size, method: str = "auto",
+                        shard: Shard | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Monte Carlo entropies of B mixtures at once.
 
     Parameters
@@ -210,11 +212,16 @@ def _gm_entropy_batched(centers: torch.Tensor, beta: float, n_mc: int, generator
         Samples per mixture.
     method : {"auto", "dense", "pruned", "triton"}
         Kernel-sum path (see ``_kernels.log_kernel_sums``).
+    shard : Shard, optional
+        From ``_distributed.check_group``: split the ``n_mc`` samples of every
+        mixture over the ranks of a process group (``_distributed.sharded_entropies``).
 
     Returns
     -------
     values, stderrs : Tensor, shape (B,) each, float64, on ``centers.device``.
     """
+    if shard is not None:
+        return sharded_entropies(centers, beta, n_mc, generator, chunk_size, method, shard)
     B, n, d = centers.shape
     device, dtype = centers.device, centers.dtype
     const = math.log(n) + 0.5 * d * math.log(2.0 * math.pi * beta * beta)
@@ -257,7 +264,7 @@ def _gm_entropy_batched(centers: torch.Tensor, beta: float, n_mc: int, generator
 
 def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
                generator: torch.Generator | None = None,
-               chunk_size: int | str = "auto", method: str = "auto") -> Estimate:
+               chunk_size: int | str = "auto", method: str = "auto", group=None) -> Estimate:
     """Differential entropy of ``(1/n) Σ_i N(c_i, β² I_d)`` by Monte Carlo integration.
 
     ``h = −E[ln p(G)]``, G drawn from the mixture (Section 3.2 of the paper).
@@ -283,6 +290,22 @@ def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
         How the kernel sums are computed; all paths are exact to about 1e-12
         relative. The table of paths and how ``"auto"`` chooses is in
         :mod:`infoflow_core._kernels` (``METHODS``).
+    group : torch.distributed ProcessGroup, optional
+        Split the Monte Carlo samples over the ranks of this initialized process
+        group (e.g. ``torch.distributed.group.WORLD``; default None: this process
+        alone). Every rank calls with the same ``centers``, ``beta`` and ``n_mc``
+        (checked: ValueError otherwise) and its *own* ``generator``. Group rank
+        ``k`` draws ``n_mc // world`` samples, one more when ``k < n_mc % world``;
+        the stratification over components is global (rank 0 draws the remainder
+        components and shares them), per-component sums are all-reduced in
+        float64, and every rank returns the same ``Estimate``, distributed as the
+        single-process one with the same ``n_mc`` (details in
+        :mod:`infoflow_core._distributed`). Two ranks whose generators are in the
+        same state (same seed) would draw identical samples, so the estimate would
+        average duplicates and its ``stderr`` would be too small: this is checked
+        (a hash of each generator's state is all-gathered) and raises ValueError
+        on every rank; seed each rank differently, e.g. ``seed + rank``. Backends:
+        gloo for CPU tensors, NCCL for CUDA tensors on the rank's own GPU.
 
     Returns
     -------
@@ -295,6 +318,14 @@ def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
     >>> est = gm_entropy(torch.zeros(1, 2, dtype=torch.float64), 1.0, n_mc=10_000, generator=g)
     >>> abs(est.value - gaussian_entropy(2, 1.0)) < 4 * est.stderr
     True
+
+    ``group=None`` (the default) is one process; under ``torchrun`` with an
+    initialized group, ``group=torch.distributed.group.WORLD`` and a generator
+    seeded per rank split the samples:
+
+    >>> gm_entropy(torch.zeros(1, 2, dtype=torch.float64), 1.0, n_mc=100, group=None,
+    ...            generator=torch.Generator().manual_seed(1)).stderr < 0.2
+    True
     """
     centers = check_tensor(centers, "centers", ndim=2, shape="(n, d)")
     beta = check_beta(beta)
@@ -302,7 +333,8 @@ def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
     generator = check_generator(generator, centers.device)
     chunk_size = check_chunk_size(chunk_size)
     method = check_method(method)
-    values, stderrs = _gm_entropy_batched(centers.unsqueeze(0), beta, n_mc, generator, chunk_size, method)
+    shard = check_group(group, generator, centers.device, same={"centers": centers, "beta": beta, "n_mc": n_mc})
+    values, stderrs = _gm_entropy_batched(centers.unsqueeze(0), beta, n_mc, generator, chunk_size, method, shard)
     return Estimate(float(values[0]), float(stderrs[0]))
 
 

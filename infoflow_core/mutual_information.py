@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ._distributed import check_group
 from ._kernels import check_method
 from ._validation import check_beta, check_chunk_size, check_generator, check_positive_int, check_tensor
 from .entropy import UNITS, _gm_entropy_batched, _gm_entropy_bounds_batched, _InUnits, check_unit, gaussian_entropy
@@ -110,7 +111,7 @@ def _checked_sp_arguments(samples, beta, n_mc, n_mc_given, given_name: str, gene
 def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
                           n_mc_given_x: int | None = None,
                           generator: torch.Generator | None = None,
-                          chunk_size: int | str = "auto", method: str = "auto") -> MIEstimate:
+                          chunk_size: int | str = "auto", method: str = "auto", group=None) -> MIEstimate:
     """The SP estimate of I(X; T_ℓ), equation (1) of the paper, in nats.
 
     Parameters
@@ -139,6 +140,13 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
         :func:`~infoflow_core.entropy.gm_entropy` (the table is in
         :mod:`infoflow_core._kernels`). The ``n_inputs`` conditional mixtures are
         evaluated as one batch.
+    group : torch.distributed ProcessGroup, optional
+        Split the Monte Carlo samples of every mixture entropy (h(T_ℓ) and each
+        h(T_ℓ | X = x_i)) over the ranks of this initialized process group, as in
+        :func:`~infoflow_core.entropy.gm_entropy`: every rank passes the same
+        ``samples``, ``beta``, ``n_mc`` and ``n_mc_given_x`` (checked) and its own
+        ``generator`` (ranks in the same generator state raise ValueError), and
+        gets the same ``MIEstimate``. Default None: this process alone.
 
     Returns
     -------
@@ -154,18 +162,24 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
     >>> mi = sp_mutual_information(s, 0.01, n_mc=4000, generator=torch.Generator().manual_seed(0))
     >>> abs(mi.value - math.log(4)) < 4 * mi.stderr, round(mi.stderr, 3)
     (True, 0.011)
+    >>> sp_mutual_information(s, 0.01, n_mc=4000, generator=torch.Generator().manual_seed(0),
+    ...                       group=None) == mi  # group=None: one process
+    True
     """
     samples, beta, n_mc, n_mc_given_x, generator, chunk_size, method = _checked_sp_arguments(
         samples, beta, n_mc, n_mc_given_x, "n_mc_given_x", generator, chunk_size, method)
     n_inputs, n_x, d = samples.shape
+    shard = check_group(group, generator, samples.device,
+                        same={"samples": samples, "beta": beta, "n_mc": n_mc, "n_mc_given_x": n_mc_given_x})
 
     centers = samples.reshape(1, n_inputs * n_x, d)  # (1, n_inputs·n_x, d)
-    h_t, se_t = _gm_entropy_batched(centers, beta, n_mc, generator, chunk_size, method)
+    h_t, se_t = _gm_entropy_batched(centers, beta, n_mc, generator, chunk_size, method, shard)
     h_t, se_t = float(h_t[0]), float(se_t[0])
     if n_x == 1:
         h_cond, se_cond = gaussian_entropy(d, beta), 0.0
     else:
-        values, stderrs = _gm_entropy_batched(samples, beta, n_mc_given_x, generator, chunk_size, method)  # (n_inputs,) each
+        values, stderrs = _gm_entropy_batched(samples, beta, n_mc_given_x, generator, chunk_size, method,
+                                              shard)  # (n_inputs,) each
         h_cond = float(values.mean())
         se_cond = float(torch.sqrt((stderrs ** 2).sum())) / n_inputs
     return MIEstimate(
@@ -206,7 +220,8 @@ def _class_centers(samples: torch.Tensor, labels: torch.Tensor) -> list[tuple[fl
 def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: int,
                          n_mc_given_y: int | None = None,
                          generator: torch.Generator | None = None,
-                         chunk_size: int | str = "auto", method: str = "auto") -> LabelMIEstimate:
+                         chunk_size: int | str = "auto", method: str = "auto",
+                         group=None) -> LabelMIEstimate:
     """The SP estimate of I(T_ℓ; Y), the information a noisy layer holds about the label, in nats.
 
         I(T_ℓ; Y) = h(T_ℓ) − Σ_y p(y) h(T_ℓ | Y = y),      T_ℓ = S_ℓ + βZ,
@@ -238,6 +253,10 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
         Source of the Monte Carlo samples, on ``samples.device``.
     chunk_size, method
         Blocking and kernel-sum path, as in :func:`sp_mutual_information`.
+    group : torch.distributed ProcessGroup, optional
+        Split the Monte Carlo samples of every entropy over the ranks of this
+        process group, as in :func:`sp_mutual_information` (``labels`` must be the
+        same on every rank too; checked). Default None: this process alone.
 
     Returns
     -------
@@ -256,13 +275,20 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
     ...                           generator=torch.Generator().manual_seed(0))
     >>> abs(mi.value - math.log(2)) < 4 * mi.stderr, abs(mi.to_bits().value - 1) < 4 * mi.to_bits().stderr
     (True, True)
+    >>> sp_label_information(s, torch.tensor([0, 0, 1, 1]), 0.01, n_mc=4000, group=None,
+    ...                      generator=torch.Generator().manual_seed(0)) == mi  # one process
+    True
     """
     samples, beta, n_mc, n_mc_given_y, generator, chunk_size, method = _checked_sp_arguments(
         samples, beta, n_mc, n_mc_given_y, "n_mc_given_y", generator, chunk_size, method)
     n_inputs, n_x, d = samples.shape
     labels = _check_labels(labels, n_inputs, samples.device)
+    shard = check_group(group, generator, samples.device,
+                        same={"samples": samples, "labels": labels, "beta": beta, "n_mc": n_mc,
+                              "n_mc_given_y": n_mc_given_y})
 
-    h_t, se_t = _gm_entropy_batched(samples.reshape(1, n_inputs * n_x, d), beta, n_mc, generator, chunk_size, method)
+    h_t, se_t = _gm_entropy_batched(samples.reshape(1, n_inputs * n_x, d), beta, n_mc, generator, chunk_size, method,
+                                    shard)
     h_t, se_t = float(h_t[0]), float(se_t[0])
     groups = _class_centers(samples, labels)
     if len(groups) == 1:
@@ -272,7 +298,7 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
         if centers.shape[1] == 1:
             h, se = gaussian_entropy(d, beta), 0.0
         else:
-            hs, ses = _gm_entropy_batched(centers, beta, n_mc_given_y, generator, chunk_size, method)
+            hs, ses = _gm_entropy_batched(centers, beta, n_mc_given_y, generator, chunk_size, method, shard)
             h, se = float(hs[0]), float(ses[0])
         h_cond += p * h
         var_cond += (p * se) ** 2
