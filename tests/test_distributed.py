@@ -59,6 +59,9 @@ def _scenarios(rank: int) -> dict:
                              ("single", 1, 3, 1001)]:
         est = gm_entropy(_far_apart(n, d), 1.0, n_mc=n_mc, generator=_gen(seed), group=dist.group.WORLD)
         out[name] = (est.value, est.stderr, math.log(n) + gaussian_entropy(d, 1.0))
+    est = gm_entropy(_far_apart(3, 2).float(), 1.0, n_mc=999, generator=_gen(seed), group=dist.group.WORLD,
+                     method="dense")  # float32 centres follow the same path
+    out["far_f32"] = (est.value, est.stderr, math.log(3) + gaussian_entropy(2, 1.0))
     # (e) sp_mutual_information / sp_label_information: 4 far-apart inputs of 3 realizations
     s = (100.0 * torch.arange(4, dtype=torch.float64)).reshape(4, 1, 1) + torch.tensor(
         [0.0, 0.3, -0.5], dtype=torch.float64).reshape(1, 3, 1)
@@ -121,7 +124,7 @@ def scenarios(tmp_path_factory):
     return _run(tmp_path_factory.mktemp("dist"), "scenarios")
 
 
-@pytest.mark.parametrize("name", ["far_m400_r1", "far_m1", "far_m0", "single"])
+@pytest.mark.parametrize("name", ["far_m400_r1", "far_m1", "far_m0", "single", "far_f32"])
 def test_gm_entropy_closed_forms(scenarios, name):
     """ln n + (d/2) ln(2πeβ²) for far-apart components, (d/2) ln(2πeβ²) for one, within 4.5 stderr."""
     value, stderr, exact = scenarios[0][name]
@@ -132,7 +135,7 @@ def test_gm_entropy_closed_forms(scenarios, name):
 def test_ranks_agree_exactly(scenarios):
     """Every rank returns bit-identical values and standard errors."""
     r0, r1 = scenarios
-    for name in ["far_m400_r1", "far_m1", "far_m0", "single", "mi", "label"]:
+    for name in ["far_m400_r1", "far_m1", "far_m0", "single", "far_f32", "mi", "label"]:
         assert r0[name] == r1[name], name
 
 
