@@ -11,6 +11,13 @@ STAMP := $(VENV)/.installed
 INFOFLOW_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
 export INFOFLOW_DATA_DIR
 
+# Jupyter Book caches executed notebooks by their content, not by INFOFLOW_SCALE: a
+# build at another scale than the last one starts from an empty cache (and doctrees).
+define scale_guard
+mkdir -p _build; if [ "$$(cat _build/.scale 2>/dev/null)" != "$(1)" ]; then \
+  rm -rf _build/.jupyter_cache _build/jupyter_execute _build/.doctrees _build/html; echo "$(1)" > _build/.scale; fi
+endef
+
 .PHONY: setup lab book book-quick test test-unit test-notebooks test-browser chromium notebook-outputs clean
 
 setup: $(STAMP)
@@ -25,10 +32,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 # The main job: the book at the "book" scale (stored results where they exist).
 book: setup
+	@$(call scale_guard,$${INFOFLOW_SCALE:-book})
 	INFOFLOW_BATCH=1 INFOFLOW_SCALE=$${INFOFLOW_SCALE:-book} $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
 # The book at the quick scale (what CI builds and the browser test opens).
 book-quick: setup
+	@$(call scale_guard,quick)
 	INFOFLOW_BATCH=1 INFOFLOW_SCALE=quick $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
 # The book in JupyterLab (MyST markup rendered by jupyterlab-myst, live widgets recompute).
