@@ -12,6 +12,10 @@ page it checks that
 * for every figure with a slider, a real mouse click on a different step of the
   slider's rail moves the slider and changes what the figure draws (its SVG, slider
   itself excluded);
+* no text box of a figure (legend, annotation, slider label or current value, title,
+  axis title) overlaps another, no legend or slider label overlaps a plotting area,
+  and no title or legend is cut off at the figure's edge (at the first slider step and
+  after moving to the last);
 * pages with formulas typeset them offline (MathJax from ``_static/mathjax``);
 * no script raised (``pageerror``), no console error other than the aborted network
   requests, and no page asked for require.js (which breaks plotly's UMD bundle).
@@ -136,6 +140,68 @@ _JS_ACTIVE = "(id) => document.getElementById(id)._fullLayout.sliders[0].active"
 _JS_NSTEPS = "(id) => document.getElementById(id)._fullLayout.sliders[0].steps.length"
 
 
+# Per figure: boxes of its text (legend, annotations, slider labels, titles) and of its
+# plotting areas, in page coordinates; the checks are done in Python.
+_JS_BOXES = """(id) => {
+    const gd = document.getElementById(id);
+    const r = n => { const b = n.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+    const vis = n => { const b = n.getBoundingClientRect(); return b.width > 0.5 && b.height > 0.5
+                        && getComputedStyle(n).visibility !== 'hidden' && getComputedStyle(n).display !== 'none'; };
+    const out = {fig: r(gd), text: [], areas: []};
+    const add = (kind, sel) => gd.querySelectorAll(sel).forEach(n => {
+        if (vis(n) && (n.textContent || '').trim() !== '' || (kind === 'legend' && vis(n)))
+            out.text.push({kind, label: (n.textContent || '').trim().slice(0, 60), box: r(n)});
+    });
+    gd.querySelectorAll('.legend').forEach(n => {
+        const bg = n.querySelector('rect.bg');
+        if (bg && vis(bg) && n.querySelectorAll('.traces').length)
+            out.text.push({kind: 'legend', label: (n.textContent || '').trim().slice(0, 60), box: r(bg)});
+    });
+    gd.querySelectorAll('.slider-container .slider-rail-rect').forEach(n => {
+        if (vis(n)) out.text.push({kind: 'slider rail', label: '', box: r(n)});
+    });
+    add('annotation', '.annotation .annotation-text-g');
+    add('slider label', '.slider-container .slider-label');
+    add('slider value', '.slider-container .slider-current-value');
+    add('title', '.g-gtitle text');
+    add('axis title', '[class^="g-"][class$="title"]:not(.g-gtitle) text');
+    gd.querySelectorAll('.bglayer rect.bg').forEach(n => { if (vis(n)) out.areas.push(r(n)); });
+    gd.querySelectorAll('.gl-container > div').forEach(n => { if (vis(n)) out.areas.push(r(n)); });
+    return out;
+}"""
+
+
+def _overlap(a, b, tol=1.0) -> bool:
+    return min(a[2], b[2]) - max(a[0], b[0]) > tol and min(a[3], b[3]) - max(a[1], b[1]) > tol
+
+
+def _layout_problems(page, fig_id: str) -> list[str]:
+    """Overlapping or cut-off text in one drawn figure (empty when it reads well)."""
+    boxes = page.evaluate(_JS_BOXES, fig_id)
+    fig, text, areas = boxes["fig"], boxes["text"], boxes["areas"]
+    problems = []
+    for i, a in enumerate(text):
+        for b in text[i + 1:]:
+            if {a["kind"], b["kind"]} <= {"slider label", "slider rail"}:
+                continue  # tick labels of one rail: plotly spaces them itself
+            if _overlap(a["box"], b["box"]):
+                problems.append(f"{a['kind']} {a['label']!r} overlaps {b['kind']} {b['label']!r}")
+        if a["kind"] in ("legend", "slider label", "slider value", "slider rail", "title"):
+            if any(_overlap(a["box"], area, tol=2.0) for area in areas):
+                problems.append(f"{a['kind']} {a['label']!r} lies over a plotting area")
+        if a["kind"] in ("legend", "title", "annotation", "axis title"):
+            x0, y0, x1, y1 = a["box"]
+            if x0 < fig[0] - 1 or x1 > fig[2] + 1 or y0 < fig[1] - 1 or y1 > fig[3] + 1:
+                problems.append(f"{a['kind']} {a['label']!r} is cut off at the figure's edge")
+    # A 2-D figure keeps at least half its width for plotting (a long legend at the side
+    # squeezed one to a quarter).
+    if areas:
+        left, right = min(a[0] for a in areas), max(a[2] for a in areas)
+        if right - left < 0.5 * (fig[2] - fig[0]):
+            problems.append(f"plotting area only {right - left:.0f} px of the figure's {fig[2] - fig[0]:.0f} px")
+    return problems
+
+
 def _click_slider_step(page, fig_id: str, target: int) -> None:
     """Click the slider rail at step ``target``'s tick, as a reader would."""
     fig = page.locator(f"#{fig_id}")
@@ -192,6 +258,12 @@ def test_page_draws_offline_and_sliders_move(browser, entry):
             assert fig["drawn"], f"{entry}: figure {fig['id']} did not draw (no svg.main-svg)"
             assert fig["traces"] > 0, f"{entry}: figure {fig['id']} drew no trace"
 
+        layout_problems = []
+        for fig in figures:
+            if page.locator(f"#{fig['id']}").is_visible():
+                page.locator(f"#{fig['id']}").scroll_into_view_if_needed()
+                layout_problems += [f"figure {fig['id']}: {p}" for p in _layout_problems(page, fig["id"])]
+
         moved = 0
         for fig in (f for f in figures if f["sliders"]):
             fig_id = fig["id"]
@@ -207,9 +279,12 @@ def test_page_draws_offline_and_sliders_move(browser, entry):
             page.wait_for_timeout(100)  # let plotly finish redrawing
             after = page.evaluate(_JS_SIGNATURE, fig_id)
             assert after != before, f"{entry}: moving figure {fig_id}'s slider to step {target} changed nothing drawn"
+            layout_problems += [f"figure {fig_id} at slider step {target}: {p}" for p in _layout_problems(page, fig_id)]
             moved += 1
         if any(f["sliders"] for f in figures):
             assert moved > 0, f"{entry}: figures with sliders, but none visible to move"
+
+        assert not layout_problems, f"{entry}: text that cannot be read:\n" + "\n".join(dict.fromkeys(layout_problems))
 
         # Formulas typeset offline: MathJax is served from the book's own static files.
         if page.evaluate("() => document.querySelectorAll('.math').length") > 0:

@@ -151,8 +151,12 @@ def plot_representations(results, *, layer: int = -1, units=(0, 1), max_epochs: 
     for r in picks.tolist():
         for c in (0, 1):
             pts = reps[r, labels == c]  # (n_c, d)
+            # Open circles for class 0 over filled crosses for class 1: where the two
+            # classes coincide (epoch 0) both stay visible.
             fig.add_scatter(x=pts[:, units[0]], y=pts[:, units[1]], mode="markers", name=f"class {c}",
-                              marker=dict(size=5, color=_COLORS[c], opacity=0.6),
+                              marker=dict(size=7 if c == 0 else 5, color=_COLORS[c], opacity=0.7,
+                                          symbol="circle-open" if c == 0 else "x-thin-open",
+                                          line=dict(width=1.5 if c == 0 else 1, color=_COLORS[c])),
                               visible=bool(r == picks[-1]), legendgroup=str(c))
     epochs = results.epochs[picks]
     name = f"T{layer_index + 1}"

@@ -45,18 +45,18 @@ def plot_constellation_density(results, *, beta: float = 0.1, n_grid: int = 1200
     for m in range(len(sweep.merges)):
         p = gm_density(torch.from_numpy(pts[m]), beta, torch.from_numpy(t)).numpy()  # (G,)
         fig.add_trace(go.Scatter(x=t, y=p.astype(np.float32), mode="lines", line={"color": "black"},
-                                 name="p_T(t)", visible=False, showlegend=False))
-        fig.add_trace(go.Scatter(x=pts[m], y=np.zeros(len(pts[m])), mode="markers", name="points s_i",
+                                 name="p<sub>T</sub>(t)", visible=False, showlegend=False))
+        fig.add_trace(go.Scatter(x=pts[m], y=np.zeros(len(pts[m])), mode="markers", name="points s<sub>i</sub>",
                                  marker={"color": "#d62728", "symbol": "triangle-up", "size": 9},
                                  visible=False, showlegend=False))
     labels = [f"{mu:.1f}" for mu in sweep.merges]
-    titles = [f"merge μ = {mu:.1f}, β = {beta:g}: I(S;S+Z) = {sweep.mi[m, b]:.3f} nats "
+    titles = [f"merge μ = {mu:.1f}, β = {beta:.3g}: I(S;S+Z) = {sweep.mi[m, b]:.3f} nats "
               f"(ln n = {math.log(sweep.n_points):.3f}, ln K = {math.log(sweep.n_clusters):.3f})"
               for m, mu in enumerate(sweep.merges)]
     active = int(np.argmin(np.abs(sweep.merges - active_merge)))
     fig.data[2 * active].visible = fig.data[2 * active + 1].visible = True
     fig.update_layout(title={"text": titles[active]}, xaxis={"title": {"text": "t"}},
-                      yaxis={"title": {"text": "p_T(t)"}},
+                      yaxis={"title": {"text": "p<sub>T</sub>(t)"}},
                       sliders=slider(slider_steps(labels, 2, titles=titles), "merge μ = ", active=active),
                       template="plotly_white", height=420)
     return fig
@@ -83,12 +83,18 @@ def plot_constellation_2d(results, *, beta: float = 0.1, active_merge: float = 0
         fig.add_trace(go.Scatter(x=p[:, 0], y=p[:, 1], mode="markers", marker={"color": "#d62728", "size": 6},
                                  name="points", visible=False, showlegend=False))
     labels = [f"{mu:.1f}" for mu in sweep.merges]
-    titles = [f"{sweep.n_points} points in {sweep.n_clusters} clusters, merge μ = {mu:.1f}, β = {beta:g}: "
+    titles = [f"{sweep.n_points} points in {sweep.n_clusters} clusters, merge μ = {mu:.1f}, β = {beta:.3g}: "
               f"I ≈ {sweep.mi[m, b]:.2f} ± {sweep.stderr[m, b]:.2f} nats" for m, mu in enumerate(sweep.merges)]
     active = int(np.argmin(np.abs(sweep.merges - active_merge)))
     fig.data[2 * active].visible = fig.data[2 * active + 1].visible = True
-    fig.update_layout(title={"text": titles[active]}, xaxis={"title": {"text": "s₁"}},
-                      yaxis={"title": {"text": "s₂"}, "scaleanchor": "x"},
+    # Fixed axes (all merge steps' points and circles): the points visibly move together
+    # as μ grows instead of the axes rescaling around them.
+    allp = np.concatenate([np.asarray(sweep.points[m]) for m in range(len(sweep.merges))])  # (M n, 2)
+    lo, hi = allp.min(axis=0) - 1.3 * beta, allp.max(axis=0) + 1.3 * beta
+    fig.update_layout(title={"text": titles[active]},
+                      xaxis={"title": {"text": "s₁"}, "range": [float(lo[0]), float(hi[0])], "autorange": False},
+                      yaxis={"title": {"text": "s₂"}, "scaleanchor": "x",
+                             "range": [float(lo[1]), float(hi[1])], "autorange": False},
                       sliders=slider(slider_steps(labels, 2, titles=titles), "merge μ = ", active=active),
                       template="plotly_white", height=520, width=600)
     return fig
@@ -132,7 +138,7 @@ def plot_information_vs_beta(results, *, dim: int = 1, active_merge: float = 0.9
                       xaxis={"title": {"text": "noise standard deviation β (grid spacing Δ = 1)"}, "type": "log"},
                       yaxis={"title": {"text": "nats"}, "range": [-0.05, top]},
                       sliders=slider(slider_steps(labels, 4, titles=titles), "merge μ = ", active=active),
-                      template="plotly_white", height=460, legend={"x": 0.6, "y": 0.98})
+                      template="plotly_white", height=460, legend={"x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"})
     return fig
 
 
@@ -145,7 +151,7 @@ def plot_information_vs_merge(results, *, betas=(0.01, 0.03, 0.1, 0.3, 1.0)):
     for beta in betas:
         b = sweep.beta_index(beta)
         fig.add_trace(go.Scatter(x=sweep.merges, y=sweep.mi[:, b], mode="lines+markers",
-                                 name=f"β = {sweep.betas[b]:g}"))
+                                 name=f"β = {sweep.betas[b]:.3g}"))
     for value, text in ((math.log(sweep.n_points), "ln n"), (math.log(sweep.n_clusters), "ln K")):
         fig.add_hline(y=value, line={"dash": "dot", "color": "gray", "width": 1}, annotation_text=text)
     fig.update_layout(title={"text": "Merging constellation points lowers I(S;S+Z)"},

@@ -102,8 +102,8 @@ def plot_two_bin_entropy(results) -> go.Figure:
                         line=dict(color=_COLORS[ell]))
     fig.add_scatter(x=[ep[0], ep[-1]], y=[math.log(n)] * 2, mode="lines", name=f"ln n = ln {n}",
                     line=dict(color="black", dash="dash"))
-    fig.update_layout(title_text=f"Fig. 7: H(Bin(T_ℓ)), two bins per unit, dropout model ({n} validation images)",
-                      xaxis_title="epoch", yaxis_title="H(Bin(T_ℓ)) (nats)", height=400)
+    fig.update_layout(title_text=f"Fig. 7: H(Bin(T<sub>ℓ</sub>)), two bins per unit, dropout model ({n} validation images)",
+                      xaxis_title="epoch", yaxis_title="H(Bin(T<sub>ℓ</sub>)) (nats)", height=400)
     return fig
 
 
@@ -131,11 +131,11 @@ def plot_unit_entropy(results, n_units_shown: int = 12) -> go.Figure:
                         name="mean over 128 units ± std", visible=k == 0)
         s = np.asarray(results.slopes[k])
         labels.append(f"{b:g}")
-        titles.append(f"H(Bin(T_3(k))) per unit, bin size {b:g}: slope {s.mean():+.4f} ± {s.std(ddof=1):.4f} "
+        titles.append(f"H(Bin(T<sub>3</sub>(k))) per unit, bin size {b:g}:<br>slope {s.mean():+.4f} ± {s.std(ddof=1):.4f} "
                       f"nats/epoch ({100 * (s < 0).mean():.0f}% of units negative)")
     steps = slider_steps(labels, per_step, titles=titles)
-    fig.update_layout(title_text=titles[0], xaxis_title="epoch", yaxis_title="entropy (nats)", height=440,
-                      sliders=slider(steps, "bin size: ", active=0, pad_top=50))
+    fig.update_layout(title_text=titles[0], xaxis_title="epoch", yaxis_title="entropy (nats)", height=480,
+                      margin={"t": 90}, sliders=slider(steps, "bin size: ", active=0, pad_top=60))
     return fig
 
 
@@ -166,6 +166,6 @@ def plot_distance_histograms(results) -> go.Figure:
     steps = slider_steps(labels, 10, titles=titles)
     fig.update_xaxes(title_text="distance / √d")
     fig.update_yaxes(title_text="density", col=1)
-    fig.update_layout(title_text=titles[-1], height=420, legend=dict(orientation="h", y=-0.45),
+    fig.update_layout(title_text=titles[-1], height=460, legend=dict(x=1.01, xanchor="left", y=1),
                       sliders=slider(steps, "epoch: ", active=len(epochs) - 1, pad_top=60))
     return fig

@@ -38,7 +38,7 @@ _PLATEAUS = [(math.log(4), "ln 4 (four resolvable)"),
 
 
 def _fmt_beta(beta: float) -> str:
-    return f"β = {beta:g}"
+    return f"β = {beta:.3g}"
 
 
 def plot_density_snapshots(res, *, beta: float = 0.01, every: int = 2, active_epoch: int = 250):
@@ -54,7 +54,7 @@ def plot_density_snapshots(res, *, beta: float = 0.01, every: int = 2, active_ep
     fig = go.Figure()
     for k in idx:
         fig.add_trace(go.Scatter(x=res.grid, y=res.density[j, k].astype(np.float32), mode="lines",
-                                 line={"color": "black"}, name="p_T(t)", visible=False,
+                                 line={"color": "black"}, name="p<sub>T</sub>(t)", visible=False,
                                  showlegend=False))
         fig.add_trace(go.Scatter(x=s[k], y=np.zeros(4), mode="markers",
                                  marker={"color": _INPUT_COLORS, "size": 10, "symbol": "triangle-up"},
@@ -62,14 +62,14 @@ def plot_density_snapshots(res, *, beta: float = 0.01, every: int = 2, active_ep
                                  hovertemplate="%{text}<br>s = %{x:.4f}<extra></extra>",
                                  visible=False, showlegend=False))
     labels = [str(int(res.epochs[k])) for k in idx]
-    titles = [f"Fig. 4(a): density of T(k) at epoch k = {lab}, β = {beta:g}" for lab in labels]
+    titles = [f"Fig. 4(a): density of T(k) at epoch k = {lab}, β = {beta:.3g}" for lab in labels]
     active = int(np.argmin(np.abs(res.epochs[idx] - active_epoch)))
     for t in (2 * active, 2 * active + 1):
         fig.data[t].visible = True
     fig.update_layout(
         title={"text": titles[active]},
         xaxis={"title": {"text": "t"}, "range": [float(res.grid[0]), float(res.grid[-1])]},
-        yaxis={"title": {"text": "p_T(k)(t)"}, "range": [-0.02 / beta, 1.05 / (beta * math.sqrt(2 * math.pi))]},
+        yaxis={"title": {"text": "p<sub>T(k)</sub>(t)"}, "range": [-0.02 / beta, 1.05 / (beta * math.sqrt(2 * math.pi))]},
         sliders=slider(slider_steps(labels, 2, titles=titles), "epoch k = ", active=active),
         template="plotly_white", height=430,
     )
@@ -130,7 +130,7 @@ def plot_information(res, *, active_beta: float = 0.01):
         title={"text": titles[active]},
         xaxis={"title": {"text": "epoch k"}, "type": "log"},
         yaxis={"title": {"text": "I(X; T(k)) [nats]"}, "range": [-0.05, 1.5]},
-        template="plotly_white", height=450, legend={"x": 0.01, "y": 0.05, "yanchor": "bottom"},
+        template="plotly_white", height=450, legend={"x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"},
     )
     if len(labels) > 1:  # a slider over the β where SP ran (one β at the quick scale)
         fig.update_layout(sliders=slider(slider_steps(labels, 2, titles=titles), "", active=active))
@@ -173,17 +173,18 @@ def plot_parameters(res):
     keep = res.epochs > 0
     k = res.epochs[keep]
     w, b = res.params[keep, 0], res.params[keep, 1]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("w_k and b_k", "b_k / w_k"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("w<sub>k</sub> and b<sub>k</sub>", "b<sub>k</sub> / w<sub>k</sub>"))
     fig.add_trace(go.Scatter(x=k, y=w, name="w", line={"color": "#1f77b4"}), row=1, col=1)
     fig.add_trace(go.Scatter(x=k, y=b, name="b", line={"color": "#ff7f0e"}), row=1, col=1)
     fig.add_trace(go.Scatter(x=k, y=b / w, name="b / w", line={"color": "black"}), row=1, col=2)
-    for ref, text, where in ((-2.0, "−2: boundary midway between x=1 and x=3", "top right"),
-                             (-2.3, "−2.3: the paper", "bottom right")):
-        fig.add_hline(y=ref, line={"dash": "dot", "color": "gray", "width": 1}, annotation_text=text,
-                      annotation_position=where, row=1, col=2)
+    # The reference lines are labelled in the right margin, never over the b/w curve.
+    for ref, text, shift in ((-2.0, "−2: midway between<br>x = 1 and x = 3", 12), (-2.3, "−2.3: the paper", -12)):
+        fig.add_hline(y=ref, line={"dash": "dot", "color": "gray", "width": 1}, row=1, col=2)
+        fig.add_annotation(x=1.01, xref="x2 domain", y=ref, yref="y2", text=text, showarrow=False,
+                           xanchor="left", yshift=shift, align="left", font={"size": 11})
     fig.update_xaxes(type="log", title={"text": "epoch k"})
     fig.update_layout(title={"text": "Learned parameters of the neuron"}, template="plotly_white",
-                      height=400)
+                      height=400, margin={"r": 150}, legend={"x": 0.45, "xanchor": "right", "y": 1, "yanchor": "top"})
     return fig
 
 

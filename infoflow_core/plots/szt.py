@@ -74,9 +74,9 @@ def plot_information(result, *, title: str | None = None) -> go.Figure:
         fig.add_hline(y=_LN_4096, line={"dash": "dash", "color": "lightgray", "width": 1}, row=row, col=1)
     fig.update_xaxes(type="log", row=3, col=1, title_text="epoch")
     fig.update_xaxes(type="log")
-    fig.update_yaxes(title_text="I(X; T_ℓ) [nats]", row=1, col=1)
+    fig.update_yaxes(title_text="I(X; T<sub>ℓ</sub>) [nats]", row=1, col=1)
     fig.update_yaxes(title_text="loss [nats]", row=2, col=1)
-    fig.update_yaxes(title_text="H(Bin(T_ℓ)), bin 10β", row=3, col=1)
+    fig.update_yaxes(title_text="H(Bin(T<sub>ℓ</sub>)), bin 10β", row=3, col=1)
     fig.update_layout(height=760, title={"text": title or f"Information flow: {_title(result)}"},
                       legend={"orientation": "v"}, margin={"t": 60})
     return fig
@@ -99,9 +99,11 @@ def plot_layer_scatter(result, *, layer: int | None = None) -> go.Figure:
     name = f"T{result.n_layers}"
     titles = [f"{name} at epoch {e}: {_title(result)}" for e in epochs]
     fig.update_layout(sliders=slider(slider_steps([str(e) for e in epochs], 2, titles=titles), "epoch "),
-                      title={"text": titles[0]}, height=600,
+                      title={"text": titles[0]}, height=680,
                       scene={"xaxis_title": "unit 1", "yaxis_title": "unit 2", "zaxis_title": "unit 3",
-                             "aspectmode": "cube"})
+                             "aspectmode": "cube", "domain": {"y": [0.18, 1.0]},
+                             "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 1.1}}},
+                      margin={"b": 20})
     if result.config.activation == "tanh":
         rng = [-1.05, 1.05]
         fig.update_layout(scene={"xaxis": {"range": rng}, "yaxis": {"range": rng}, "zaxis": {"range": rng}})
@@ -129,9 +131,13 @@ def plot_distance_histograms(result) -> go.Figure:
                                          showlegend=(k == 0), visible=(s == 0)), row=1, col=k + 1)
     epochs = [int(e) for e in result.snapshot_epochs]
     titles = [f"Pairwise distances at epoch {e}: {_title(result)}" for e in epochs]
-    fig.update_layout(height=380, title={"text": titles[0]},
-                      sliders=slider(slider_steps([str(e) for e in epochs], 2 * n_l, titles=titles), "epoch "))
-    fig.update_xaxes(title_text="distance", type="log" if log_x else "linear", dtick=1 if log_x else None)
+    # Legend at the right (not under the slider); the slider well below the axis titles;
+    # the same tick-label angle in every panel (plotly rotates only the crowded ones).
+    fig.update_layout(height=460, title={"text": titles[0]}, legend={"x": 1.01, "xanchor": "left", "y": 1},
+                      sliders=slider(slider_steps([str(e) for e in epochs], 2 * n_l, titles=titles), "epoch ",
+                                     pad_top=90))
+    fig.update_xaxes(title_text="distance", type="log" if log_x else "linear", dtick=1 if log_x else None,
+                     tickangle=-45)
     fig.update_yaxes(title_text="fraction of pairs", col=1)
     return fig
 
@@ -148,11 +154,11 @@ def plot_binning(binning) -> go.Figure:
                                      marker={"size": 4}, line={"color": _LAYER_COLORS[k % len(_LAYER_COLORS)]},
                                      visible=(j == 0)))
     labels = [f"{b:g}" for b in binning.bin_sizes]
-    titles = [f"Deterministic network (β = 0): H(Bin(T_ℓ)), bin size {b}" for b in labels]
+    titles = [f"Deterministic network (β = 0): H(Bin(T<sub>ℓ</sub>)), bin size {b}" for b in labels]
     fig.add_hline(y=_LN_4096, line={"dash": "dash", "color": "gray", "width": 1},
                   annotation_text="ln 4096", annotation_position="bottom right")
     fig.update_layout(title={"text": titles[0]}, height=450, xaxis={"type": "log", "title": "epoch"},
-                      yaxis={"title": "I(X; Bin(T_ℓ)) [nats]", "range": [0, 8.8]},
+                      yaxis={"title": "I(X; Bin(T<sub>ℓ</sub>)) [nats]", "range": [0, 8.8]},
                       sliders=slider(slider_steps(labels, n_l, titles=titles), "bin size "))
     return fig
 
@@ -171,8 +177,8 @@ def plot_hbin_vs_information(result) -> go.Figure:
                                          "colorbar": {"title": "log₁₀ epoch"} if k == n_l - 1 else None},
                                  text=[f"epoch {e}" for e in result.epochs], name=f"T{k + 1}", showlegend=False),
                       row=1, col=k + 1)
-    fig.update_xaxes(title_text="I(X; T_ℓ)")
-    fig.update_yaxes(title_text="H(Bin(T_ℓ))", col=1)
+    fig.update_xaxes(title_text="I(X; T<sub>ℓ</sub>)")
+    fig.update_yaxes(title_text="H(Bin(T<sub>ℓ</sub>))", col=1)
     fig.update_layout(height=330, title={"text": f"Binned entropy against information: {_title(result)}"})
     return fig
 
@@ -188,7 +194,7 @@ def plot_dpi_realizations(dpi) -> go.Figure:
                                  error_y={"type": "data", "array": 2 * dpi.mi_stderr[:, k], "visible": True}))
     fig.update_layout(title={"text": f"Realizations per input and the DPI ({dpi.network}, epoch {dpi.epoch})"},
                       xaxis={"type": "log", "title": "realizations per input n_x"},
-                      yaxis={"title": "I(X; T_ℓ) [nats]"}, height=420)
+                      yaxis={"title": "I(X; T<sub>ℓ</sub>) [nats]"}, height=420)
     return fig
 
 
@@ -200,6 +206,8 @@ def plot_layer_comparison(results: dict, *, layer: int = 5) -> go.Figure:
         fig.add_trace(go.Scatter(x=r.epochs, y=r.mi[:, k], mode="lines+markers", name=_NAMES.get(name, name),
                                  marker={"size": 4}, line={"color": _LAYER_COLORS[j % len(_LAYER_COLORS)]},
                                  error_y={"type": "data", "array": 2 * r.mi_stderr[:, k], "visible": True}))
-    fig.update_layout(title={"text": f"I(X; T{layer}) in each network"}, height=420,
-                      xaxis={"type": "log", "title": "epoch"}, yaxis={"title": f"I(X; T{layer}) [nats]"})
+    # Legend under the plot, so the plot keeps the page's width.
+    fig.update_layout(title={"text": f"I(X; T<sub>{layer}</sub>) in each network"}, height=520,
+                      xaxis={"type": "log", "title": "epoch"}, yaxis={"title": f"I(X; T<sub>{layer}</sub>) [nats]"},
+                      legend={"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top"}, margin={"b": 140})
     return fig
