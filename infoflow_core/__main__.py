@@ -5,17 +5,62 @@
 
 The output folder is checked before anything is computed; an existing stored run is
 replaced only with ``--overwrite``; files are written at the end, all at once.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment)::
+
+    torchrun --standalone --nproc_per_node N -m infoflow_core EXPERIMENT --scale S --out DIR
+
+every process joins the default ``torch.distributed`` process group (gloo on the CPU,
+NCCL when the device is CUDA, each rank on GPU ``LOCAL_RANK``), and the experiment
+spreads its independent jobs over the ranks
+(:func:`~infoflow_core.experiments._common.run_sharded`): the SZT networks, the MNIST
+stacks of seeds. Rank 0 alone checks the output folder (before anything is computed;
+the other ranks stop with it when the check fails), shows progress, writes the
+results and prints; the stored results are those of a one-process run. The group's
+timeout (``INFOFLOW_DIST_TIMEOUT_S``, default 7 days) bounds how long a rank that has
+finished its share waits for the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
 import sys
 import time
 
 from .experiments import EXPERIMENT_MODULES, get_experiment, resolve_device
 from .scales import SCALES, current_scale
+
+#: Default timeout (seconds) of the process group under torchrun: a rank that has done its
+#: share waits this long in the gather for the slowest rank.
+DIST_TIMEOUT_S = 7 * 24 * 3600
+
+
+def _launched_by_torchrun() -> bool:
+    """Whether the environment asks for more than one process (``WORLD_SIZE`` > 1)."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
+
+
+def _init_distributed(device):
+    """Join the default process group torchrun describes (``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR``, ``MASTER_PORT``); returns this rank's device: ``cuda:LOCAL_RANK``
+    when ``device`` is CUDA without an index, else ``device``."""
+    import torch
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        if device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    timeout = datetime.timedelta(seconds=float(os.environ.get("INFOFLOW_DIST_TIMEOUT_S", DIST_TIMEOUT_S)))
+    kwargs = {"device_id": device} if device.type == "cuda" else {}
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timeout, **kwargs)
+    return device
 
 
 
@@ -75,15 +120,45 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = experiment.config_type.for_scale(scale, **overrides)
         device = resolve_device(args.device)
-        out = check_output_dir(args.out, overwrite=args.overwrite)
+        if not _launched_by_torchrun():
+            out = check_output_dir(args.out, overwrite=args.overwrite)
     except ValueError as err:
         parser.error(str(err))
+    if not _launched_by_torchrun():
+        return _run(experiment, config, device, out, args, rank=0)
+    import torch.distributed as dist
+
+    device = _init_distributed(device)
+    try:
+        rank = dist.get_rank()
+        # rank 0 checks the output folder (it may exist on rank 0's machine only); all stop if it fails
+        verdict = [None]
+        if rank == 0:
+            try:
+                out = check_output_dir(args.out, overwrite=args.overwrite)
+            except ValueError as err:
+                verdict = [str(err)]
+        dist.broadcast_object_list(verdict, src=0)
+        if verdict[0] is not None:
+            if rank == 0:
+                parser.print_usage(sys.stderr)
+                print(f"{parser.prog}: error: {verdict[0]}", file=sys.stderr)
+            return 2
+        return _run(experiment, config, device, out if rank == 0 else None, args, rank=rank)
+    finally:
+        dist.destroy_process_group()
+
+
+def _run(experiment, config, device, out, args, *, rank: int) -> int:
+    """Run the experiment (every rank), save and report (rank 0 only)."""
     t0 = time.perf_counter()
     try:
-        results = experiment.run(config, device=device, progress=not args.no_progress)
+        results = experiment.run(config, device=device, progress=not args.no_progress and rank == 0)
     except FileNotFoundError as err:  # missing data: the message says where to put it
         print(f"python -m infoflow_core {args.experiment}: {err}", file=sys.stderr)
         return 1
+    if rank != 0:
+        return 0
     results.save(out, overwrite=args.overwrite)
     print(f"wrote {out / 'summary.json'} and {out / 'arrays.npz'} "
           f"({time.perf_counter() - t0:.0f} s on {results.provenance.device}, config hash {config.hash})")

@@ -15,7 +15,9 @@ An experiment is
 
 Helpers shared by all experiments live here too: the log-spaced epoch grid
 (:func:`log_epochs`), progress bars (:func:`progress_iter`, :func:`progress_bar`) and
-the one place where ``"auto"`` becomes a device (:func:`resolve_device`).
+the one place where ``"auto"`` becomes a device (:func:`resolve_device`), and the
+spreading of an experiment's independent jobs over the ranks of a ``torchrun`` launch
+(:func:`run_sharded`, :func:`dist_rank`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from ..scales import SCALES, current_scale
 
 __all__ = [
     "ExperimentConfig", "Experiment", "config_hash", "log_epochs", "progress_iter", "progress_bar",
-    "resolve_device", "single_thread",
+    "resolve_device", "single_thread", "dist_world", "dist_rank", "run_sharded",
 ]
 
 
@@ -252,3 +254,72 @@ def single_thread(enabled: bool = True):
         yield
     finally:
         torch.set_num_threads(n)
+
+
+def _dist_active() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
+def dist_world() -> int:
+    """The number of ranks of the default ``torch.distributed`` process group, 1 when
+    there is none (one process).
+
+    >>> dist_world()
+    1
+    """
+    import torch.distributed as dist
+
+    return dist.get_world_size() if _dist_active() else 1
+
+
+def dist_rank() -> int:
+    """This process's rank in the default ``torch.distributed`` process group, 0 when
+    there is none (one process).
+
+    >>> dist_rank()
+    0
+    """
+    import torch.distributed as dist
+
+    return dist.get_rank() if _dist_active() else 0
+
+
+def run_sharded(jobs, fn: Callable) -> list:
+    """``[fn(job) for job in jobs]``, the jobs spread over the ranks of ``torchrun``.
+
+    With one process (no default ``torch.distributed`` process group, or a world of
+    one) this is exactly the list comprehension, in order. When a default process group
+    with ``world > 1`` ranks is initialized (``python -m infoflow_core`` does it under
+    ``torchrun``), rank ``r`` runs the jobs ``r, r + world, r + 2·world, …`` and the
+    results are gathered with :func:`torch.distributed.all_gather_object`, so every
+    rank returns the full list in the original job order.
+
+    Every rank must call it with the same ``jobs`` (a collective operation). The jobs
+    must be independent and each must seed its own generators (nothing drawn from a
+    generator shared between jobs, no global RNG): then a job's result does not depend on
+    the rank that ran it or on the other jobs, and the gathered list equals the
+    one-process list bit for bit (on the same device type and thread count). Results
+    travel by pickle: return numpy arrays, Python numbers and dataclasses of them, not
+    CUDA tensors. A job that raises on one rank raises there; the other ranks then wait
+    in the gather until the process group's timeout (``torchrun`` stops them all once
+    one rank fails).
+
+    >>> run_sharded([1, 2, 3], lambda j: j * j)  # one process
+    [1, 4, 9]
+    """
+    jobs = list(jobs)
+    world = dist_world()
+    if world == 1:
+        return [fn(job) for job in jobs]
+    import torch.distributed as dist
+
+    rank = dist.get_rank()
+    mine = [fn(job) for job in jobs[rank::world]]
+    gathered: list = [None] * world
+    dist.all_gather_object(gathered, mine)
+    out: list = [None] * len(jobs)
+    for r, results in enumerate(gathered):
+        out[r::world] = results
+    return out

@@ -28,7 +28,7 @@ import time
 
 from ...data.szt import szt_data
 from ...results import Provenance, load_or_run
-from .._common import Experiment, resolve_device
+from .._common import Experiment, resolve_device, run_sharded
 from .analysis import (bin_centres, compression_summary, describe_network, distance_summary, dpi_check,
                        hbin_correlations, overfitting_onset, report, REPORT_PARTS)
 from .config import (DETERMINISTIC_BIN_SIZES, NETWORK_ACTIVATIONS, NETWORKS, QUICK_SEED, NetworkConfig, SZTConfig,
@@ -54,6 +54,14 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True) -> SZTResu
     ``szt_data(config.seed)`` from the seeds of :meth:`SZTConfig.network`; the DPI
     check re-estimates the final ``"tanh"`` network with seed ``config.seed + 4``.
 
+    Under ``torchrun`` (a default ``torch.distributed`` process group with more than one
+    rank, as ``python -m infoflow_core`` sets up) the networks are spread over the ranks
+    (:func:`~infoflow_core.experiments._common.run_sharded`: rank r trains jobs r,
+    r + world, …, in the order ``config.networks`` then ``"deterministic"``), gathered on
+    every rank, and the DPI check runs on rank 0 after the gather and is shared; every
+    rank returns the same results, equal to a one-process run's (every network seeds its
+    own generators).
+
     Parameters
     ----------
     config : SZTConfig
@@ -69,14 +77,24 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True) -> SZTResu
     t0 = time.perf_counter()
     dev = resolve_device(device)
     data = szt_data(config.seed)
-    networks = {name: measure_noisy(config.network(name), data, dev, progress=progress) for name in config.networks}
-    deterministic = None
-    if config.deterministic:
-        deterministic = measure_deterministic(config.network("deterministic"), data, dev, progress=progress)
+    # The jobs: every noisy network, then the deterministic one. Each seeds its own
+    # generators from config.seed (measure_noisy, measure_deterministic), so under torchrun
+    # run_sharded spreads them over the ranks and gathers the same results in this order.
+    jobs = list(config.networks) + (["deterministic"] if config.deterministic else [])
+
+    def job(name):
+        if name == "deterministic":
+            return measure_deterministic(config.network(name), data, dev, progress=progress)
+        return measure_noisy(config.network(name), data, dev, progress=progress)
+
+    done = dict(zip(jobs, run_sharded(jobs, job)))
+    networks = {name: done[name] for name in config.networks}
+    deterministic = done.get("deterministic")
     dpi = None
-    if config.dpi:
-        dpi = dpi_realizations(networks["tanh"], config.dpi_n_x, n_mc=config.n_mc, n_mc_given_x=config.n_mc_given_x,
-                               seed=config.seed + 4, device=dev, progress=progress)
+    if config.dpi:  # needs the trained tanh network: after the gather, one job (rank 0, then shared with every rank)
+        dpi = run_sharded([networks["tanh"]], lambda tanh: dpi_realizations(
+            tanh, config.dpi_n_x, n_mc=config.n_mc, n_mc_given_x=config.n_mc_given_x, seed=config.seed + 4,
+            device=dev, progress=progress))[0]
     return SZTResults(config=config, networks=networks, deterministic=deterministic, dpi=dpi,
                       provenance=Provenance.now(dev, time.perf_counter() - t0))
 
