@@ -263,6 +263,10 @@ def test_page_draws_offline_and_sliders_move(browser, entry):
             if page.locator(f"#{fig['id']}").is_visible():
                 page.locator(f"#{fig['id']}").scroll_into_view_if_needed()
                 layout_problems += [f"figure {fig['id']}: {p}" for p in _layout_problems(page, fig["id"])]
+                if os.environ.get("INFOFLOW_SHOTS"):  # for a person to look at every figure
+                    shots = Path(os.environ["INFOFLOW_SHOTS"])
+                    shots.mkdir(parents=True, exist_ok=True)
+                    page.locator(f"#{fig['id']}").screenshot(path=str(shots / f"{Path(entry).name}-{fig['id'][:16]}.png"))
 
         moved = 0
         for fig in (f for f in figures if f["sliders"]):

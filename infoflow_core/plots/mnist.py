@@ -145,7 +145,7 @@ def plot_distance_histograms(results) -> go.Figure:
     step per epoch. Distances are RMS per unit (‖t_i − t_j‖ / sqrt(d)); each histogram
     is normalised to a density."""
     epochs = results.config.fig8_epochs
-    titles_sub = ["pixels"] + _LAYERS
+    titles_sub = ["pixels"] + [name.replace(" (", "<br>(") for name in _LAYERS]  # two lines: narrow panels
     fig = make_subplots(rows=1, cols=5, subplot_titles=titles_sub)
     for f, epoch in enumerate(epochs):
         for j in range(5):
@@ -164,7 +164,7 @@ def plot_distance_histograms(results) -> go.Figure:
     labels = [f"{e}" for e in epochs]
     titles = [f"Fig. 8: pairwise distances (RMS per unit), epoch {e} of {results.config.epochs}" for e in epochs]
     steps = slider_steps(labels, 10, titles=titles)
-    fig.update_xaxes(title_text="distance / √d")
+    fig.update_xaxes(title_text="distance / √d", tickangle=-45)  # one angle in every panel
     fig.update_yaxes(title_text="density", col=1)
     fig.update_layout(title_text=titles[-1], height=460, legend=dict(x=1.01, xanchor="left", y=1),
                       sliders=slider(steps, "epoch: ", active=len(epochs) - 1, pad_top=60))

@@ -32,9 +32,9 @@ __all__ = [
 
 _INPUT_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#d62728"]  # x = -3, -1, 1, 3
 # Plateaus of I(X;T) when components coincide: 4 apart; {-3,-1} merged; {-3,-1,1} merged.
-_PLATEAUS = [(math.log(4), "ln 4 (four resolvable)"),
-             (1.5 * math.log(2), "H(½,¼,¼): x=−3, −1 merged"),
-             (-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)), "H(¾,¼): x=−3, −1, 1 merged")]
+_PLATEAUS = [(math.log(4), "ln 4:<br>four resolvable"),
+             (1.5 * math.log(2), "H(½,¼,¼):<br>x = −3, −1 merged"),
+             (-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)), "H(¾,¼):<br>x = −3, −1, 1 merged")]
 
 
 def _fmt_beta(beta: float) -> str:
@@ -123,14 +123,17 @@ def plot_information(res, *, active_beta: float = 0.01):
     active = int(np.argmin(np.abs(res.sp_betas - active_beta)))
     fig.data[2 * active].visible = True
     fig.data[2 * active + 1].visible = True
+    # Plateau labels in the right margin (never over the curve), the legend under them.
     for value, text in _PLATEAUS:
-        fig.add_hline(y=value, line={"dash": "dot", "color": "gray", "width": 1},
-                      annotation_text=text, annotation_position="top right")
+        fig.add_hline(y=value, line={"dash": "dot", "color": "gray", "width": 1})
+        fig.add_annotation(x=1.01, xref="x domain", y=value, yref="y", text=text, showarrow=False,
+                           xanchor="left", align="left", font={"size": 11})
     fig.update_layout(
         title={"text": titles[active]},
         xaxis={"title": {"text": "epoch k"}, "type": "log"},
         yaxis={"title": {"text": "I(X; T(k)) [nats]"}, "range": [-0.05, 1.5]},
-        template="plotly_white", height=450, legend={"x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"},
+        template="plotly_white", height=450, margin={"r": 150},
+        legend={"x": 1.01, "xanchor": "left", "y": 0, "yanchor": "bottom", "font": {"size": 11}},
     )
     if len(labels) > 1:  # a slider over the β where SP ran (one β at the quick scale)
         fig.update_layout(sliders=slider(slider_steps(labels, 2, titles=titles), "", active=active))
