@@ -46,7 +46,7 @@ from ..clustering import cosine_similarities, pairwise_distance_histograms
 from ..data.mnist import MNIST, load_mnist
 from ..models.mnist import LAYER_DIMS, MnistCNN, StackedMnistCNN
 from ..results import ExperimentResults, Provenance, StaleResultsError, load_or_run
-from ._common import Experiment, ExperimentConfig, progress_bar, resolve_device
+from ._common import Experiment, ExperimentConfig, progress_bar, resolve_device, run_sharded
 
 __all__ = ["MnistConfig", "MnistResults", "run_mnist", "mnist_results", "EXPERIMENT", "PAPER_TABLE1",
            "VARIANTS", "two_bin_entropy", "regression_slopes"]
@@ -390,6 +390,9 @@ class _Analysis:
         self.dist_between = np.zeros((F8, 5, B))
         self.seconds = 0.0
 
+    #: What the stack job of seed 0 hands back (:func:`run_mnist` under torchrun).
+    STATE = ("two_bin", "unit_entropy", "dist_edges", "dist_within", "dist_between", "seconds")
+
     def __call__(self, net: MnistCNN, epoch: int) -> None:
         t0 = time.perf_counter()
         c = self.config
@@ -435,6 +438,17 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
     Returns
     -------
     MnistResults
+
+    Notes
+    -----
+    Under ``torchrun`` (a default ``torch.distributed`` process group with more than one
+    rank, as ``python -m infoflow_core`` sets up) the stacks of seeds are spread over the
+    ranks (:func:`~infoflow_core.experiments._common.run_sharded`: rank r trains stacks r,
+    r + world, …) and gathered on every rank; every stack seeds its own generators, so
+    every rank returns the one-process results (the cosine sums are added in the
+    one-process order). ``n_seeds / (models_per_stack // 6)`` stacks: lower
+    ``models_per_stack`` to have at least one stack per rank. The timings add up the
+    ranks' seconds.
     """
     if not isinstance(config, MnistConfig):
         raise ValueError(f"config must be an MnistConfig (MnistConfig.for_scale(...)), got {type(config).__name__}")
@@ -489,8 +503,13 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
         if bar_eval is not None:
             bar_eval.update(1)
 
-    for first in range(0, n_seeds, seeds_per_stack):
+    def stack_job(first: int) -> dict:
+        """Train and evaluate the stack of seeds first, first + 1, …: its own generators
+        (initial weights and batch order per seed, noise from ``first``), so the result
+        does not depend on the other stacks; returned as numpy arrays and floats."""
         chunk_seeds = list(range(first, min(n_seeds, first + seeds_per_stack)))
+        out = {"chunk_seeds": chunk_seeds, "train_loss": np.zeros((n_epochs, n_var, len(chunk_seeds))),
+               "cos_counts": np.zeros((n_var - 1, 4, B)), "cos_sums": [], "train_s": 0.0, "analysis": None}
         models = []
         for s in chunk_seeds:
             for _, beta, p in VARIANTS:  # same initial weights for every variant of seed s
@@ -525,9 +544,9 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
                     bar.update(len(chunk_seeds))
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            train_s += time.perf_counter() - t0
+            out["train_s"] += time.perf_counter() - t0
             losses = (loss_sum / config.n_train).cpu().numpy().reshape(len(chunk_seeds), n_var)  # (S_c, V)
-            train_loss[epoch - 1][:, chunk_seeds] = losses.T
+            out["train_loss"][epoch - 1] = losses.T
             if tracked:
                 analyse(stack, epoch)
         # Table 1 and Fig. 3 for this stack.
@@ -535,17 +554,17 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
         stack.eval()
         stack.noisy_eval = config.noisy_eval
         wrong = _eval_errors(stack, x_val, y_val, noise_gen).numpy().reshape(len(chunk_seeds), n_var)  # (S_c, V)
-        errors[:, chunk_seeds] = wrong.T * scale10k
+        out["errors"] = wrong.T * scale10k
         eval_done()
         stack.noisy_eval = False
         wrong_off = _eval_errors(stack, x_val, y_val, noise_gen).numpy().reshape(len(chunk_seeds), n_var)
-        errors_off[:, chunk_seeds] = wrong_off.T * scale10k
+        out["errors_off"] = wrong_off.T * scale10k
         eval_done()
         if config.batch_norm:  # the same weights, batch norm re-estimated without dropout (a copy)
             recal = copy.deepcopy(stack).recalibrate_batch_norm(x_train, noise=config.noisy_eval, generator=noise_gen)
             recal.noisy_eval = config.noisy_eval
             wrong_bn = _eval_errors(recal, x_val, y_val, noise_gen).numpy().reshape(len(chunk_seeds), n_var)
-            errors_bn[:, chunk_seeds] = wrong_bn.T * scale10k
+            out["errors_bn"] = wrong_bn.T * scale10k
             del recal
             eval_done()
         for start in range(0, config.n_analysis, 250):  # chunks: 48 models × 10,000 images would not fit at once
@@ -555,10 +574,31 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
                 for v in range(1, n_var):
                     for ell, r in enumerate(reps):
                         c = cosine_similarities(r[:, i * n_var], r[:, i * n_var + v]).double().cpu()  # (c,)
-                        cos_counts[v - 1, ell] += torch.histc(c, B, -1.0, 1.0).numpy()
-                        cos_sum[v - 1, ell] += float(c.sum())
+                        out["cos_counts"][v - 1, ell] += torch.histc(c, B, -1.0, 1.0).numpy()
+                        out["cos_sums"].append((v - 1, ell, float(c.sum())))
         eval_done()
-        eval_s += time.perf_counter() - t0
+        out["eval_s"] = time.perf_counter() - t0
+        if tracked:  # the analysis of the dropout model of seed 0, for every rank
+            out["analysis"] = {k: getattr(analysis, k) for k in _Analysis.STATE}
+        return out
+
+    # The stacks are independent: under torchrun run_sharded spreads them over the ranks
+    # and gathers them in order; the cosine sums are added in the one-process order.
+    for res in run_sharded(range(0, n_seeds, seeds_per_stack), stack_job):
+        chunk_seeds = res["chunk_seeds"]
+        errors[:, chunk_seeds] = res["errors"]
+        errors_off[:, chunk_seeds] = res["errors_off"]
+        if "errors_bn" in res:
+            errors_bn[:, chunk_seeds] = res["errors_bn"]
+        train_loss[:, :, chunk_seeds] = res["train_loss"]
+        cos_counts += res["cos_counts"]  # integer counts: exact in any order
+        for v, ell, value in res["cos_sums"]:
+            cos_sum[v, ell] += value
+        train_s += res["train_s"]
+        eval_s += res["eval_s"]
+        if res["analysis"] is not None:
+            for k, value in res["analysis"].items():
+                setattr(analysis, k, value)
     for b in (bar, bar_analysis, bar_eval):
         if b is not None:
             b.close()
