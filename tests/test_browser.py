@@ -165,7 +165,7 @@ _JS_BOXES = """(id) => {
     add('slider value', '.slider-container .slider-current-value');
     add('title', '.g-gtitle text');
     add('axis title', '[class^="g-"][class$="title"]:not(.g-gtitle) text');
-    gd.querySelectorAll('.bglayer rect.bg').forEach(n => { if (vis(n)) out.areas.push(r(n)); });
+    gd.querySelectorAll('.draglayer .nsewdrag').forEach(n => { if (vis(n)) out.areas.push(r(n)); });
     gd.querySelectorAll('.gl-container > div').forEach(n => { if (vis(n)) out.areas.push(r(n)); });
     return out;
 }"""

@@ -187,7 +187,8 @@ def plot_parameters(res):
                            xanchor="left", yshift=shift, align="left", font={"size": 11})
     fig.update_xaxes(type="log", title={"text": "epoch k"})
     fig.update_layout(title={"text": "Learned parameters of the neuron"}, template="plotly_white",
-                      height=400, margin={"r": 150}, legend={"x": 0.45, "xanchor": "right", "y": 1, "yanchor": "top"})
+                      height=440, margin={"r": 150, "b": 110},
+                      legend={"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"})
     return fig
 
 
@@ -220,6 +221,6 @@ def plot_two_neuron(res, *, active_beta: float = 0.1):
         xaxis={"title": {"text": "epoch k"}, "type": "log"},
         yaxis={"title": {"text": "nats"}, "range": [-0.05, 1.5]},
         sliders=slider(slider_steps(labels, 3, titles=titles), "", active=active),
-        template="plotly_white", height=450, legend={"x": 0.99, "xanchor": "right", "y": 0.05, "yanchor": "bottom"},
+        template="plotly_white", height=450, legend={"x": 1.02, "xanchor": "left", "y": 0.5, "yanchor": "middle"},
     )
     return fig
