@@ -22,6 +22,9 @@ How the book's figures draw with no kernel and no network:
 4. It drops exact duplicate ``<script>`` entries (sphinx-thebe adds its inline
    configuration twice, and the second copy is a JavaScript error on every page).
 
+5. It adds ``infoflow.css`` (written into the same folder): printed cell output wraps
+   at the column edge instead of scrolling sideways.
+
 The folder is kept outside the book's source ``_static/`` on purpose: Jupyter Book
 adds every ``*.js`` found there to every page a second time.
 """
@@ -51,10 +54,17 @@ def _no_widget_js(app, config) -> None:
     config.nb_ipywidgets_js = {}
 
 
+#: The book's own styles: printed cell output wraps at the column edge instead of
+#: scrolling sideways (long tables of numbers stay readable on a narrow page).
+_BOOK_CSS = """div.cell_output pre, div.output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+"""
+
+
 def _add_static(app) -> None:
     static = Path(app.doctreedir).parent / "_plotly_static"
     static.mkdir(parents=True, exist_ok=True)
     shutil.copy2(_plotly_js(), static / "plotly.min.js")
+    (static / "infoflow.css").write_text(_BOOK_CSS)
     app.config.html_static_path.append(str(static))
 
 
@@ -99,4 +109,5 @@ def setup(app):
     app.connect("html-page-context", _clean_scripts, priority=900)
     # Loaded in <head>, synchronously, before any figure's inline script runs.
     app.add_js_file("plotly.min.js", priority=200)
+    app.add_css_file("infoflow.css")
     return {"version": "1.1", "parallel_read_safe": True, "parallel_write_safe": True}
