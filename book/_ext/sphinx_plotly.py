@@ -21,7 +21,6 @@ How the book's figures draw with no kernel and no network:
    ``remove-output`` and explained in a "Live in JupyterLab" admonition.
 4. It drops exact duplicate ``<script>`` entries (sphinx-thebe adds its inline
    configuration twice, and the second copy is a JavaScript error on every page).
-
 5. It adds ``infoflow.css`` (written into the same folder): printed cell output wraps
    at the column edge instead of scrolling sideways.
 
