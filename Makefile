@@ -11,11 +11,14 @@ STAMP := $(VENV)/.installed
 INFOFLOW_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
 export INFOFLOW_DATA_DIR
 
-# Jupyter Book caches executed notebooks by their content, not by INFOFLOW_SCALE: a
-# build at another scale than the last one starts from an empty cache (and doctrees).
+# Jupyter Book caches executed notebooks by the code of their cells only, not by
+# INFOFLOW_SCALE nor by the library they call: a build at another scale, or after the
+# library, the stored results or the book's extension changed, starts from an empty
+# cache (and doctrees).
+BOOK_INPUTS_HASH = $(shell find infoflow_core book/_ext book/results -type f \( -name '*.py' -o -name '*.json' -o -name '*.npz' \) | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
 define scale_guard
-mkdir -p _build; if [ "$$(cat _build/.scale 2>/dev/null)" != "$(1)" ]; then \
-  rm -rf _build/.jupyter_cache _build/jupyter_execute _build/.doctrees _build/html; echo "$(1)" > _build/.scale; fi
+mkdir -p _build; if [ "$$(cat _build/.scale 2>/dev/null)" != "$(1) $(BOOK_INPUTS_HASH)" ]; then \
+  rm -rf _build/.jupyter_cache _build/jupyter_execute _build/.doctrees _build/html; echo "$(1) $(BOOK_INPUTS_HASH)" > _build/.scale; fi
 endef
 
 .PHONY: setup lab book book-quick test test-unit test-notebooks test-browser chromium notebook-outputs clean
