@@ -10,26 +10,17 @@ from __future__ import annotations
 
 import datetime
 import math
-import socket
-import time
 import traceback
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from infoflow_core.entropy import gaussian_entropy, gm_entropy, gm_entropy_1d
 from infoflow_core.mutual_information import sp_label_information, sp_mutual_information
-
-WORLD = 2
-DEADLINE_S = 120.0
+from _spawn import WORLD, free_port, spawn_and_wait
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -106,13 +97,7 @@ def _worker(rank: int, port: int, folder: str, what: str) -> None:
 
 
 def _run(tmp_path, what: str) -> list[dict]:
-    ctx = mp.spawn(_worker, args=(_free_port(), str(tmp_path), what), nprocs=WORLD, join=False)
-    end = time.monotonic() + DEADLINE_S
-    while not ctx.join(timeout=1.0):
-        if time.monotonic() > end:
-            for p in ctx.processes:
-                p.kill()
-            pytest.fail(f"the {WORLD} gloo processes did not finish within {DEADLINE_S} s")
+    spawn_and_wait(_worker, (free_port(), str(tmp_path), what))
     results = [torch.load(tmp_path / f"rank{k}.pt") for k in range(WORLD)]
     for k, r in enumerate(results):
         assert "error" not in r, f"rank {k}:\n{r['error']}"

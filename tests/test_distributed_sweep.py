@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import time
 import traceback
@@ -22,22 +21,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
 
 from infoflow_core.__main__ import main
 from infoflow_core.experiments._common import run_sharded
+from _spawn import WORLD, free_port, spawn_and_wait
 
-WORLD = 2
-DEADLINE_S = 120.0
 TINY = ["--scale", "quick", "--no-progress", "--set", "n_epochs=4", "--set", "n_points=3", "--set", "det_points=3",
         "--set", 'networks=["tanh", "relu"]', "--set", 'histograms=["tanh"]', "--set", "n_mc=64",
         "--set", "n_mc_given_x=4", "--set", "dpi_n_x=[1, 2]", "--set", "n_snapshots=2", "--set", "n_x=2"]
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank: int, port: int, folder: str, argv: list) -> None:
@@ -58,13 +50,7 @@ def _torchrun(tmp_path: Path, argv: list) -> list:
     """Run ``main(argv)`` as 2 ranks; their return codes."""
     status = tmp_path / "status"
     status.mkdir(exist_ok=True)
-    ctx = mp.spawn(_worker, args=(_free_port(), str(status), argv), nprocs=WORLD, join=False)
-    end = time.monotonic() + DEADLINE_S
-    while not ctx.join(timeout=1.0):
-        if time.monotonic() > end:
-            for p in ctx.processes:
-                p.kill()
-            pytest.fail(f"the {WORLD} gloo processes did not finish within {DEADLINE_S} s")
+    spawn_and_wait(_worker, (free_port(), str(status), argv))
     rcs = [json.loads((status / f"rank{k}.json").read_text())["rc"] for k in range(WORLD)]
     for k, rc in enumerate(rcs):
         assert not isinstance(rc, str), f"rank {k}:\n{rc}"

@@ -103,17 +103,20 @@ class YourNetworkConfig(ExperimentConfig):
         "full": dict(n_inputs=1000, epochs=5000, n_records=20, n_x=40, n_mc=5000, betas=(0.02, 0.05, 0.1, 0.2, 0.4)),
     }
 
+    # the data and the network
     n_inputs: int = 500
     data_noise: float = 0.1
     widths: tuple = (2, 12, 8, 4, 2)
     activation: str = "tanh"
+    # training, one noisy copy per β
     betas: tuple = (0.05, 0.1, 0.2)
     epochs: int = 2000
     lr: float = 0.01
+    # measuring at n_records log-spaced epochs
     n_records: int = 10
+    bin_size: float = 0.5
     n_x: int = 20
     n_mc: int = 2000
-    bin_size: float = 0.5
 
     def validate(self) -> None:
         check_positive_int(self.n_inputs, "n_inputs", minimum=4)

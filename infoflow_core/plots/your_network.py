@@ -31,6 +31,13 @@ def _factor(unit: str) -> float:
     return _UNITS[unit]
 
 
+def _per_beta(results, unit: str, active) -> tuple[float, np.ndarray, int, int]:
+    """Unit factor, the β values, the number of layers and the β index shown first
+    (default: the middle one) of a figure with one slider step per β."""
+    betas = results.betas
+    return _factor(unit), betas, results.i_xt.shape[2], len(betas) // 2 if active is None else int(active)
+
+
 def _layer_name(k: int, width: int) -> str:
     return f"T{k + 1} (d = {width})"
 
@@ -61,12 +68,9 @@ def plot_information_vs_epoch(results, *, unit: str = "nats", active: int | None
     active : int, optional
         Index of the β shown first (default: the middle one).
     """
-    f = _factor(unit)
+    f, betas, n_layers, active = _per_beta(results, unit, active)
     keep = results.epochs > 0
     epochs = results.epochs[keep]
-    betas = results.betas
-    n_layers = results.i_xt.shape[2]
-    active = len(betas) // 2 if active is None else int(active)
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.07,
                         subplot_titles=("I(X;T)", "I(T;Y)", f"H(Bin(T)), bin size {results.config.bin_size:g}"))
     for b in range(len(betas)):
@@ -97,18 +101,11 @@ def plot_information_plane(results, *, unit: str = "nats", active: int | None = 
     layer, markers coloured by epoch (log scale), with error bars in both directions
     and a slider over β. The dashed lines are H(Y) and I(T;Y) = I(X;T): the data
     processing inequality keeps every point below both, up to its error bars.
-
-    Parameters
-    ----------
-    results : YourNetworkResults
-    unit : {"nats", "bits"}
-    active : int, optional
-        Index of the β shown first (default: the middle one).
+    ``results``, ``unit`` and ``active`` (the β shown first) are as for
+    :func:`plot_information_vs_epoch`.
     """
-    f = _factor(unit)
-    betas, epochs = results.betas, results.epochs
-    n_layers = results.i_xt.shape[2]
-    active = len(betas) // 2 if active is None else int(active)
+    f, betas, n_layers, active = _per_beta(results, unit, active)
+    epochs = results.epochs
     color = np.log10(epochs + 1.0)
     ticks = [e for e in (0, 1, 10, 100, 1000, 10000, 100000) if e <= epochs.max()]
     fig = go.Figure()
