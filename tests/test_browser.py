@@ -33,6 +33,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from _browser import block_requests_except
 
 pytestmark = pytest.mark.browser
 
@@ -229,18 +230,9 @@ def test_page_draws_offline_and_sliders_move(browser, entry):
     assert html_file.exists(), f"{entry} is in {TOC.name} but {html_file} was not built"
 
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    blocked: list[str] = []
+    blocked = block_requests_except(context, "file://")
     page_errors: list[str] = []
     console_errors: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
     page = context.new_page()
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)

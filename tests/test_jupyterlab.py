@@ -37,6 +37,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from _browser import block_requests_except
 
 pytestmark = pytest.mark.browser
 
@@ -136,16 +137,7 @@ def page(lab):
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
             context.set_default_timeout(UI_TIMEOUT_MS)
-            blocked: list[str] = []
-
-            def route(r):
-                if r.request.url.startswith(base) or r.request.url.startswith(base.replace("http", "ws")):
-                    r.continue_()
-                else:
-                    blocked.append(r.request.url)
-                    r.abort()
-
-            context.route("**/*", route)
+            blocked = block_requests_except(context, base, base.replace("http", "ws"))
             pg = context.new_page()
             pg.blocked = blocked
             yield pg
