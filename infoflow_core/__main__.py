@@ -63,7 +63,6 @@ def _init_distributed(device):
     return device
 
 
-
 def _parse_set(items: list[str], parser: argparse.ArgumentParser) -> dict:
     overrides = {}
     for item in items:
