@@ -6,6 +6,11 @@
 The output folder is checked before anything is computed; an existing stored run is
 replaced only with ``--overwrite``; files are written at the end, all at once.
 
+Long experiments (those whose run takes ``checkpoints=``, e.g. ``szt`` and ``mnist``)
+save their progress in ``DIR/checkpoints/`` as they go: run the same command again
+after an interruption and it continues where it stopped (``--overwrite`` starts
+afresh). The folder is removed once the results are written.
+
 Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment)::
 
     torchrun --standalone --nproc_per_node N -m infoflow_core EXPERIMENT --scale S --out DIR
@@ -27,8 +32,10 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import sys
 import time
+from pathlib import Path
 
 from .experiments import EXPERIMENT_MODULES, get_experiment, resolve_device
 from .scales import SCALES, current_scale
@@ -61,6 +68,14 @@ def _init_distributed(device):
     kwargs = {"device_id": device} if device.type == "cuda" else {}
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timeout, **kwargs)
     return device
+
+
+def _barrier() -> None:
+    """Wait for every rank under torchrun (nothing with one process)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
 
 
 def _parse_set(items: list[str], parser: argparse.ArgumentParser) -> dict:
@@ -151,14 +166,32 @@ def main(argv: list[str] | None = None) -> int:
 def _run(experiment, config, device, out, args, *, rank: int) -> int:
     """Run the experiment (every rank), save and report (rank 0 only)."""
     t0 = time.perf_counter()
+    kwargs = {}
+    if experiment.resumable:
+        from .experiments import Checkpoints
+
+        folder = Path(args.out) / "checkpoints"
+        if args.overwrite and rank == 0 and folder.exists():
+            shutil.rmtree(folder)
+        _barrier()
+        try:
+            kwargs["checkpoints"] = Checkpoints(folder, config)
+        except ValueError as err:
+            print(f"python -m infoflow_core {args.experiment}: {err}", file=sys.stderr)
+            return 2
+        done = kwargs["checkpoints"].keys()
+        if done and rank == 0:
+            print(f"resuming from {len(done)} checkpoint(s) in {folder}", file=sys.stderr)
     try:
-        results = experiment.run(config, device=device, progress=not args.no_progress and rank == 0)
+        results = experiment.run(config, device=device, progress=not args.no_progress and rank == 0, **kwargs)
     except FileNotFoundError as err:  # missing data: the message says where to put it
         print(f"python -m infoflow_core {args.experiment}: {err}", file=sys.stderr)
         return 1
     if rank != 0:
         return 0
     results.save(out, overwrite=args.overwrite)
+    if "checkpoints" in kwargs:
+        kwargs["checkpoints"].remove()
     print(f"wrote {out / 'summary.json'} and {out / 'arrays.npz'} "
           f"({time.perf_counter() - t0:.0f} s on {results.provenance.device}, config hash {config.hash})")
     return 0

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import importlib
 
-from ._common import (Experiment, ExperimentConfig, config_hash, log_epochs, progress_bar, progress_iter,
+from ._common import (Checkpoints, Experiment, ExperimentConfig, config_hash, log_epochs, progress_bar, progress_iter,
                       resolve_device, single_thread)
 
-__all__ = ["Experiment", "ExperimentConfig", "config_hash", "log_epochs", "progress_bar", "progress_iter",
+__all__ = ["Checkpoints", "Experiment", "ExperimentConfig", "config_hash", "log_epochs", "progress_bar", "progress_iter",
            "resolve_device", "single_thread", "EXPERIMENT_MODULES", "get_experiment"]
 
 #: Command-line name -> module defining ``EXPERIMENT``.

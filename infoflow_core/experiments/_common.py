@@ -27,7 +27,11 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -37,7 +41,7 @@ from ..scales import SCALES, current_scale
 
 __all__ = [
     "ExperimentConfig", "Experiment", "config_hash", "log_epochs", "progress_iter", "progress_bar",
-    "resolve_device", "single_thread", "dist_world", "dist_rank", "run_sharded",
+    "resolve_device", "single_thread", "dist_world", "dist_rank", "run_sharded", "Checkpoints",
 ]
 
 
@@ -159,7 +163,8 @@ class Experiment:
     config_type : type of ExperimentConfig
     results_type : type of ExperimentResults
     run : callable
-        ``run(config, *, device=None, progress=True) -> results``.
+        ``run(config, *, device=None, progress=True) -> results``; a long experiment
+        also takes ``checkpoints=None`` (a :class:`Checkpoints`) and resumes from it.
     """
 
     name: str
@@ -167,6 +172,13 @@ class Experiment:
     config_type: type
     results_type: type
     run: Callable
+
+    @property
+    def resumable(self) -> bool:
+        """Whether :attr:`run` takes ``checkpoints=`` (and so can continue a stopped run)."""
+        import inspect
+
+        return "checkpoints" in inspect.signature(self.run).parameters
 
 
 def log_epochs(last: int, n_points: int, *, include_zero: bool = False) -> tuple[int, ...]:
@@ -323,3 +335,93 @@ def run_sharded(jobs, fn: Callable) -> list:
     for r, results in enumerate(gathered):
         out[r::world] = results
     return out
+
+
+class Checkpoints:
+    """Resumable progress of a long run: one file per job in ``folder``, tied to the
+    run's configuration.
+
+    A run saves the state of each of its jobs (e.g. one network and seed) after every
+    unit of work with :meth:`save`; started again with the same configuration it
+    :meth:`load`\ s that state and continues. The folder records the configuration's
+    hash (``config.json``): a folder started with another configuration is refused,
+    so a resumed run never mixes two configurations. Files are written atomically
+    (a temporary file, then a rename), so a run killed while saving leaves the
+    previous checkpoint intact.
+
+    States are dicts of tensors, numbers, strings and (nested) lists, tuples and dicts
+    of them, as ``torch.load(weights_only=True)`` reads them (NumPy arrays: convert
+    with ``torch.from_numpy``).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Created if missing.
+    config : ExperimentConfig
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from infoflow_core.experiments.binning import BinningConfig
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     ck = Checkpoints(d, BinningConfig.for_scale("quick"))
+    ...     ck.save("tanh/seed0", {"epoch": 3, "w": torch.ones(2)})
+    ...     state = Checkpoints(d, BinningConfig.for_scale("quick")).load("tanh/seed0")
+    ...     state["epoch"], ck.load("relu/seed0")
+    (3, None)
+    """
+
+    def __init__(self, folder, config: ExperimentConfig):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        record = self.folder / "config.json"
+        if record.is_file():
+            stored = json.loads(record.read_text())
+            if stored.get("config_hash") != config.hash:
+                raise ValueError(
+                    f"checkpoints in {str(self.folder)!r} belong to a run with config hash "
+                    f"{stored.get('config_hash')}, not {config.hash}: remove the folder (or pass --overwrite) to "
+                    "start again, or run with the configuration it was started with")
+        else:
+            _atomic_write(record, json.dumps({"config_hash": config.hash, "config": config.to_dict()},
+                                             indent=1).encode())
+
+    def _path(self, key: str) -> Path:
+        if not key or any(part in ("", ".", "..") for part in key.split("/")):
+            raise ValueError(f"key must be a relative name like 'tanh/seed0', got {key!r}")
+        return self.folder / f"{key}.pt"
+
+    def load(self, key: str) -> dict | None:
+        """The last state saved for ``key``, or None when there is none."""
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    def save(self, key: str, state: dict) -> None:
+        """Store ``state`` for ``key``, replacing the previous one atomically."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def keys(self) -> list[str]:
+        """Keys with a saved state, sorted."""
+        return sorted(str(p.relative_to(self.folder).with_suffix("")) for p in self.folder.rglob("*.pt"))
+
+    def remove(self) -> None:
+        """Delete the folder (after the results are stored)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
