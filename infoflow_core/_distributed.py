@@ -182,7 +182,7 @@ def check_group(group, generator, device, *, same: dict, name: str = "group") ->
 
 
 def sharded_entropies(centers: torch.Tensor, beta: float, n_mc: int, generator, chunk_size, method,
-                      shard: Shard) -> tuple[torch.Tensor, torch.Tensor]:
+                      shard: Shard, *, control_variate: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Monte Carlo entropies of B mixtures, ``n_mc`` samples each split over the ranks
     of ``shard`` (see the module docstring); the distributed twin of
     ``entropy._gm_entropy_batched``.
@@ -207,8 +207,7 @@ def sharded_entropies(centers: torch.Tensor, beta: float, n_mc: int, generator, 
     block = max(1, BLOCK_ELEMENTS // max(1, -(-n_mc // shard.world) * d))
     pos = torch.arange(start, stop, device=device)  # (n_loc,) this rank's sample positions
     tail = pos >= m * n  # positions of the random remainder
-    values = torch.empty(B, dtype=torch.float64, device=device)
-    stderrs = torch.empty(B, dtype=torch.float64, device=device)
+    drawn = []  # per block: b0, −ln p, own-component term (or None), idx, counts: this rank's samples
     for b0 in range(0, B, block):
         c = centers[b0:b0 + block]  # (b, n, d)
         b = c.shape[0]
@@ -230,6 +229,30 @@ def sharded_entropies(centers: torch.Tensor, beta: float, n_mc: int, generator, 
             v = const - lse.to(torch.float64)  # −ln p(sample)
         else:
             v = torch.empty(b, 0, dtype=torch.float64, device=device)
+        w = (0.5 * noise.to(torch.float64).pow(2).sum(dim=-1) - 0.5 * d) if control_variate else None
+        drawn.append((b0, v, w, idx, counts))
+    a = 0.0
+    if control_variate:  # the pooled regression coefficient of entropy._gm_entropy_batched, over all ranks
+        cov = var_w = 0.0
+        for _, v, w, idx, counts in drawn:
+            k = counts.to(torch.float64)
+            zeros = torch.zeros(v.shape[0], n, dtype=torch.float64, device=device)
+            if m >= 2:  # centred per stratum, the strata's means over all ranks
+                mv = torch.gather(shard.all_reduce(zeros.scatter_add(1, idx, v)) / k, 1, idx)
+                mw = torch.gather(shard.all_reduce(zeros.scatter_add(1, idx, w)) / k, 1, idx)
+            else:  # centred per mixture
+                mv = (shard.all_reduce(v.sum(dim=1)) / n_mc).unsqueeze(1)
+                mw = (shard.all_reduce(w.sum(dim=1)) / n_mc).unsqueeze(1)
+            vc, wc = v - mv, w - mw
+            sums = shard.all_reduce(torch.stack([(vc * wc).sum(), (wc * wc).sum()]))
+            cov, var_w = cov + float(sums[0]), var_w + float(sums[1])
+        a = cov / var_w if var_w > 0 else 0.0
+    values = torch.empty(B, dtype=torch.float64, device=device)
+    stderrs = torch.empty(B, dtype=torch.float64, device=device)
+    for b0, v, w, idx, counts in drawn:
+        b = v.shape[0]
+        if a:
+            v = v - a * w
         k = counts.to(torch.float64)
         zeros = torch.zeros(b, n, dtype=torch.float64, device=device)
         if m >= 1:

@@ -111,10 +111,12 @@ def scenarios(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["far_m400_r1", "far_m1", "far_m0", "single", "far_f32"])
 def test_gm_entropy_closed_forms(scenarios, name):
-    """ln n + (d/2) ln(2πeβ²) for far-apart components, (d/2) ln(2πeβ²) for one, within 4.5 stderr."""
+    """ln n + (d/2) ln(2πeβ²) for far-apart components, (d/2) ln(2πeβ²) for one, within 4.5 stderr
+    (plus 1e-9 of rounding: with the own-component control variate both cases have no
+    Monte Carlo variance left, so the stderr is at the float64 rounding level)."""
     value, stderr, exact = scenarios[0][name]
-    assert 0 < stderr < 0.2
-    assert abs(value - exact) < 4.5 * stderr
+    assert 0 <= stderr < 0.2
+    assert abs(value - exact) < 4.5 * stderr + 1e-9
 
 
 def test_ranks_agree_exactly(scenarios):

@@ -407,3 +407,46 @@ print((peak - base) / 1024, e.value, e.stderr)
     grown_mb, value, stderr = (float(v) for v in out.stdout.split())
     assert grown_mb < 400, f"peak memory grew by {grown_mb:.0f} MB"
     assert math.isfinite(value) and abs(value) < 1.0 and stderr < 0.02
+
+
+# --- the own-component control variate -------------------------------------------
+
+def test_control_variate_removes_the_variance_of_separated_and_single_components():
+    """Far-apart components and one component: with the control variate every sample's
+    −ln p(G) − (‖z‖²/2 − d/2) is the same constant, so the estimate is the closed form
+    to rounding (1e-9) with no Monte Carlo error; without it the error is ~√(d/2)/√n_mc."""
+    n, d, beta = 9, 4, 0.01
+    far = torch.zeros(n, d, dtype=F64)
+    far[:, 0] = torch.arange(n, dtype=F64)
+    for c, exact in ((far, math.log(n) + gaussian_entropy(d, beta)), (far[:1], gaussian_entropy(d, beta))):
+        on = gm_entropy(c, beta, n_mc=900, generator=torch.Generator().manual_seed(0))
+        off = gm_entropy(c, beta, n_mc=900, generator=torch.Generator().manual_seed(0), control_variate=False)
+        assert abs(on.value - exact) < 1e-9 and on.stderr < 1e-9
+        assert abs(off.value - exact) < 4 * off.stderr and off.stderr > 0.01
+
+
+@pytest.mark.parametrize("centres, beta", [([0.0, 0.4, 1.0, 1.2], 0.3), ([0.0, 1.0, 3.0, 3.5], 0.5)])
+def test_control_variate_is_unbiased_and_lowers_the_variance(centres, beta):
+    """Overlapping 1-D mixtures against quadrature (gm_entropy_1d, accurate to 1e-10):
+    over 400 independent estimates with and without the control variate, both means
+    lie within 5 standard errors of the reference (unbiased), the reported stderr is
+    calibrated (mean stderr² / variance within 5 of its delta-method errors of 1),
+    and the control variate's variance is below 0.9 of the plain estimator's (measured:
+    0.75 and 0.6 of it; strongly overlapping 1-D mixtures are its worst case, far
+    apart or identical components its best, where nothing is left)."""
+    from infoflow_core.entropy import _gm_entropy_batched
+    from tests.test_mutual_information import _variance_ratio
+
+    R = 400
+    c = torch.tensor(centres, dtype=F64).reshape(4, 1)
+    ref = gm_entropy_1d(c, beta)
+    variances = {}
+    for cv in (True, False):
+        values, stderrs = _gm_entropy_batched(c.expand(R, 4, 1), beta, 64, torch.Generator().manual_seed(3),
+                                              "auto", "dense", None, cv)
+        v = values.numpy()
+        assert abs(v.mean() - ref) < 5 * v.std() / math.sqrt(R), (cv, v.mean(), ref)
+        ratio, se = _variance_ratio(v, (stderrs ** 2).numpy())
+        assert abs(ratio - 1.0) < 5 * se, (cv, ratio, se)
+        variances[cv] = v.var()
+    assert variances[True] < 0.9 * variances[False], variances

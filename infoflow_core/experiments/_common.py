@@ -343,7 +343,7 @@ class Checkpoints:
 
     A run saves the state of each of its jobs (e.g. one network and seed) after every
     unit of work with :meth:`save`; started again with the same configuration it
-    :meth:`load`\ s that state and continues. The folder records the configuration's
+    loads that state with :meth:`load` and continues. The folder records the configuration's
     hash (``config.json``): a folder started with another configuration is refused,
     so a resumed run never mixes two configurations. Files are written atomically
     (a temporary file, then a rename), so a run killed while saving leaves the
