@@ -19,7 +19,7 @@ import torch
 from ._distributed import check_group
 from ._kernels import check_method
 from ._validation import check_beta, check_chunk_size, check_generator, check_positive_int, check_tensor
-from .entropy import UNITS, _gm_entropy_batched, _gm_entropy_bounds_batched, _InUnits, check_unit, gaussian_entropy
+from .entropy import UNITS, Estimate, _gm_entropy_batched, _gm_entropy_bounds_batched, _InUnits, check_unit, gaussian_entropy
 
 __all__ = ["MIEstimate", "LabelMIEstimate", "MIBounds", "InformationBounds", "sp_mutual_information",
            "sp_label_information", "mutual_information_bounds"]
@@ -231,7 +231,7 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
                          n_mc_given_y: int | None = None,
                          generator: torch.Generator | None = None,
                          chunk_size: int | str = "auto", method: str = "auto",
-                         group=None, control_variate: bool = True) -> LabelMIEstimate:
+                         group=None, control_variate: bool = True, h_t=None) -> LabelMIEstimate:
     """The SP estimate of I(T_ℓ; Y), the information a noisy layer holds about the label, in nats.
 
         I(T_ℓ; Y) = h(T_ℓ) − Σ_y p(y) h(T_ℓ | Y = y),      T_ℓ = S_ℓ + βZ,
@@ -269,6 +269,12 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
         same on every rank too; checked). Default None: this process alone.
     control_variate : bool
         As in :func:`sp_mutual_information`.
+    h_t : Estimate or (value, stderr), optional
+        An estimate of h(T_ℓ) already made from the same ``samples`` and ``beta``
+        (e.g. ``(mi.h_t, mi.h_t_stderr)`` of :func:`sp_mutual_information`): used
+        instead of drawing a new one, which halves the work when both informations
+        are wanted. Only the class-conditional entropies are then drawn (from
+        ``generator``); the error of the result still counts that of ``h_t``.
 
     Returns
     -------
@@ -300,9 +306,21 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
                               "n_mc_given_y": n_mc_given_y})
 
     cv = bool(control_variate)
-    h_t, se_t = _gm_entropy_batched(samples.reshape(1, n_inputs * n_x, d), beta, n_mc, generator, chunk_size, method,
-                                    shard, cv)
-    h_t, se_t = float(h_t[0]), float(se_t[0])
+    if isinstance(h_t, Estimate):
+        if h_t.unit != "nats":
+            raise ValueError(f"h_t must be in nats, got an Estimate in {h_t.unit}")
+        h_t = (h_t.value, h_t.stderr)
+    if h_t is not None:
+        try:
+            h_t, se_t = (float(v) for v in h_t)
+        except (TypeError, ValueError):
+            raise ValueError(f"h_t must be an Estimate or a (value, stderr) pair, got {h_t!r}") from None
+        if not (math.isfinite(h_t) and math.isfinite(se_t) and se_t >= 0):
+            raise ValueError(f"h_t must be a finite value with a finite stderr >= 0, got {(h_t, se_t)}")
+    else:
+        h_t, se_t = _gm_entropy_batched(samples.reshape(1, n_inputs * n_x, d), beta, n_mc, generator, chunk_size,
+                                        method, shard, cv)
+        h_t, se_t = float(h_t[0]), float(se_t[0])
     groups = _class_centers(samples, labels)
     if len(groups) == 1:
         return LabelMIEstimate(0.0, 0.0, h_t, h_t, se_t, se_t)

@@ -187,3 +187,28 @@ def test_bad_arguments():
         sp_label_information(samples[0], labels, 0.1, n_mc=10)
     with pytest.raises(ValueError, match="unit"):
         mutual_information_bounds(samples, 0.1, unit="bit")
+
+
+def test_a_given_h_t_is_used_and_checked():
+    """h_t= reuses sp_mutual_information's h(T): the result is h_t − h(T|Y) with the
+    class conditionals drawn as without it, and the combined error; bad h_t is refused."""
+    from infoflow_core.entropy import Estimate
+    from infoflow_core.mutual_information import sp_mutual_information
+
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(40, 3, 2, generator=g, dtype=torch.float64)
+    y = torch.arange(40) % 2
+    mi = sp_mutual_information(s, 0.3, n_mc=2000, n_mc_given_x=64, generator=torch.Generator().manual_seed(1))
+    ty = sp_label_information(s, y, 0.3, n_mc=2000, h_t=(mi.h_t, mi.h_t_stderr),
+                              generator=torch.Generator().manual_seed(2))
+    assert ty.h_t == mi.h_t and ty.h_t_stderr == mi.h_t_stderr
+    assert ty.value == pytest.approx(mi.h_t - ty.h_t_given_y, abs=1e-12)
+    assert ty.stderr == pytest.approx((mi.h_t_stderr ** 2 + ty.h_t_given_y_stderr ** 2) ** 0.5, rel=1e-12)
+    fresh = sp_label_information(s, y, 0.3, n_mc=2000, generator=torch.Generator().manual_seed(2))
+    assert abs(fresh.value - ty.value) < 5 * (fresh.stderr ** 2 + ty.stderr ** 2) ** 0.5
+    same = sp_label_information(s, y, 0.3, n_mc=2000, h_t=Estimate(mi.h_t, mi.h_t_stderr),
+                                generator=torch.Generator().manual_seed(2))
+    assert same == ty
+    for bad in ((1.0,), (float("nan"), 0.1), (1.0, -1.0), "x", Estimate(1.0, 0.1).to_bits()):
+        with pytest.raises(ValueError, match="h_t"):
+            sp_label_information(s, y, 0.3, n_mc=100, h_t=bad, generator=torch.Generator().manual_seed(2))
