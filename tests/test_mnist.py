@@ -581,3 +581,66 @@ def test_cli_writes_summary_and_rejects_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):  # a stored run is never replaced without --overwrite
         main(argv)
     assert "already holds stored results" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- resuming
+
+FULL_LIKE = dict(lr_schedule="cosine", dropout_placement="after_pool", analysis_bn="recalibrated")
+
+
+@pytest.mark.parametrize("options", [{}, FULL_LIKE], ids=["book-options", "full-options"])
+def test_run_mnist_interrupted_mid_epoch_resumes_bit_for_bit(tmp_path, monkeypatch, options):
+    """A run stopped by a KeyboardInterrupt in the middle of an epoch (after 4 saved
+    epochs: 3 of stack 0, then it is finished and saved, then 1 epoch of stack 1) and
+    started again with the same checkpoints gives the arrays of an uninterrupted run
+    bit for bit, without training the finished stack again."""
+    config = MnistConfig.for_scale("quick", **{**TINY, "epochs": 3, "fig8_epochs": (), **options})
+    assert config.fig8_epochs == (0, 1, 3)  # filled in: 0, 1, 3 // 4, 3
+    data = _synthetic_mnist()
+    reference = exp.run_mnist(config, data=data, device="cpu", progress=False)
+
+    from infoflow_core.experiments import Checkpoints
+
+    saves, forwards = [], []
+    real_save, real_forward = Checkpoints.save, StackedMnistCNN.forward
+
+    def counting_save(self, key, state):
+        saves.append((key, state.get("epoch", "done")))
+        return real_save(self, key, state)
+
+    def interrupting_forward(self, x, generator=None):
+        forwards.append(self.n_models)
+        # two training steps into epoch 2 of stack 1 (4 steps per epoch)
+        if saves[-1:] == [("stack1", 1)] and sum(1 for m in forwards if m == 6) >= 3 * 4 + 5 + 4 + 2:
+            raise KeyboardInterrupt
+        return real_forward(self, x, generator)
+
+    monkeypatch.setattr(Checkpoints, "save", counting_save)
+    monkeypatch.setattr(StackedMnistCNN, "forward", interrupting_forward)
+    ck = Checkpoints(tmp_path / "ck", config)
+    with pytest.raises(KeyboardInterrupt):
+        exp.run_mnist(config, data=data, device="cpu", progress=False, checkpoints=ck)
+    assert saves == [("stack0", 1), ("stack0", 2), ("stack0", 3), ("stack0", "done"), ("stack1", 1)]
+    assert ck.keys() == ["stack0", "stack1"]
+    monkeypatch.setattr(StackedMnistCNN, "forward", real_forward)
+
+    stack_steps = []
+    monkeypatch.setattr(StackedMnistCNN, "forward",
+                        lambda self, x, generator=None: (stack_steps.append(x.shape), real_forward(self, x, generator))[1])
+    saves.clear()
+    resumed = exp.run_mnist(config, data=data, device="cpu", progress=False,
+                            checkpoints=Checkpoints(tmp_path / "ck", config))
+    assert saves == [("stack1", 2), ("stack1", 3), ("stack1", "done")]  # stack 0 was not trained again
+    assert sum(1 for shape in stack_steps if len(shape) == 4) == 2 * 4  # 2 epochs × 4 steps of training
+    for name in MnistResults.ARRAYS:
+        a, b = getattr(resumed, name), getattr(reference, name)
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        np.testing.assert_array_equal(a, b, err_msg=name)  # bit for bit (NaN where both are NaN)
+    # A third run finds everything finished: nothing trained, the same arrays.
+    stack_steps.clear()
+    again = exp.run_mnist(config, data=data, device="cpu", progress=False,
+                          checkpoints=Checkpoints(tmp_path / "ck", config))
+    assert stack_steps == [] and np.array_equal(again.errors, reference.errors)
+    # Checkpoints of another configuration are refused.
+    with pytest.raises(ValueError, match="config hash"):
+        Checkpoints(tmp_path / "ck", config.replace(epochs=4, fig8_epochs=()))

@@ -44,12 +44,13 @@ from .._validation import check_positive, check_positive_int
 from ..binning import binned_entropy, binned_entropy_per_unit
 from ..clustering import cosine_similarities, pairwise_distance_histograms
 from ..data.mnist import MNIST, load_mnist
-from ..models.mnist import LAYER_DIMS, MnistCNN, StackedMnistCNN
+from ..models.mnist import (DROPOUT_PLACEMENTS, LAYER_DIMS, MnistCNN, StackedMnistCNN,
+                            expected_max_inverted_dropout)
 from ..results import ExperimentResults, Provenance, StaleResultsError, load_or_run
-from ._common import Experiment, ExperimentConfig, progress_bar, resolve_device, run_sharded
+from ._common import Checkpoints, Experiment, ExperimentConfig, progress_bar, resolve_device, run_sharded
 
 __all__ = ["MnistConfig", "MnistResults", "run_mnist", "mnist_results", "EXPERIMENT", "PAPER_TABLE1",
-           "VARIANTS", "two_bin_entropy", "regression_slopes"]
+           "VARIANTS", "two_bin_entropy", "regression_slopes", "fig8_default", "dropout_pool_means", "FULL_EPOCHS"]
 
 #: (name, β, dropout p) of the six models of Table 1, in the paper's order.
 VARIANTS = (
@@ -73,6 +74,11 @@ PAPER_TABLE1 = {
 }
 
 _DROPOUT = len(VARIANTS) - 1  # index of the dropout variant
+#: Learning-rate schedules (:meth:`MnistConfig.lr_at`) and batch-norm statistics of the analysis.
+LR_SCHEDULES = ("constant", "cosine")
+ANALYSIS_BN = ("as_trained", "recalibrated")
+#: Epochs of the ``full`` (CPU) protocol; the paper trains 128.
+FULL_EPOCHS = 16
 _N_TRAIN_MAX, _N_VAL_MAX = 60000, 10000  # MNIST's training and t10k sets
 
 
@@ -119,13 +125,41 @@ class MnistConfig(ExperimentConfig):
         paper: 0, 1, 32, 128).
     models_per_stack : int
         Models trained together in one stacked module (48 on a GPU: all of Table 1).
+        On a CPU one thread trains a stack of 6 more slowly per model than one model
+        alone (``benchmarks/mnist_throughput.py``): the grouped convolutions are slower.
+    lr_schedule : {"constant", "cosine"}
+        ``"constant"``: ``lr`` throughout (the book run). ``"cosine"``: epoch e (1-based)
+        uses ``lr · (1 + cos(π (e − 1) / epochs)) / 2``, from ``lr`` down to near 0 in
+        the last epoch (SGD's noise shrinks as the run ends, so a short run ends in a
+        minimum instead of bouncing around one). A function of the epoch only: nothing
+        to store to resume.
+    dropout_placement : {"before_pool", "after_pool"}
+        Dropout in the convolutional blocks before the max-pooling (the book run) or
+        after it. Before, the max of inverted-dropout values is not mean-preserving
+        (:func:`~infoflow_core.models.mnist.expected_max_inverted_dropout`; measured on
+        the trained dropout model in :attr:`MnistResults.dropout_pool_means`); after,
+        dropout keeps each unit's mean.
+    analysis_bn : {"as_trained", "recalibrated"}
+        Batch-norm statistics of the models that Figs. 3, 7, 8 and the per-unit slopes
+        measure: as trained (the book run) or re-estimated on the training images with
+        dropout off (noise as in ``noisy_eval`` for the cosines; the dropout model has no
+        noise), the model Table 1's ``errors_bn_recalibrated`` column evaluates.
+
+    Notes
+    -----
+    An empty ``fig8_epochs`` means ``(0, 1, epochs // 4, epochs)`` (the paper's 0, 1,
+    32, 128 for 128 epochs); it is filled in on construction, so ``--set epochs=128``
+    moves Fig. 8's epochs along. The paper's protocol from the ``full`` preset is
+    ``python -m infoflow_core mnist --scale full --set n_seeds=8 --set epochs=128``.
     """
 
     PRESETS: ClassVar[dict] = {
         "quick": dict(n_train=640, n_val=400, n_analysis=250, epochs=2, n_seeds=2, fig8_epochs=(0, 1, 2)),
         "book": {},  # the class defaults
-        "full": dict(n_train=60000, n_val=10000, n_analysis=10000, epochs=128, n_seeds=8,
-                     fig8_epochs=(0, 1, 32, 128), models_per_stack=48),
+        # The CPU protocol (see the module docstring); the paper's: --set n_seeds=8 --set epochs=128.
+        "full": dict(n_train=60000, n_val=10000, n_analysis=10000, epochs=FULL_EPOCHS, n_seeds=3, fig8_epochs=(),
+                     batch_size=64, lr=1e-2, lr_schedule="cosine", models_per_stack=6,
+                     dropout_placement="after_pool", analysis_bn="recalibrated"),
     }
 
     n_train: int = 8000
@@ -143,6 +177,27 @@ class MnistConfig(ExperimentConfig):
     n_hist_bins: int = 100
     fig8_epochs: tuple = (0, 1, 2, 6)
     models_per_stack: int = 6
+    lr_schedule: str = "constant"
+    dropout_placement: str = "before_pool"
+    analysis_bn: str = "as_trained"
+
+    def __post_init__(self):
+        if self.fig8_epochs == () and isinstance(self.epochs, int) and not isinstance(self.epochs, bool):
+            object.__setattr__(self, "fig8_epochs", fig8_default(self.epochs))
+        super().__post_init__()
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of (1-based) ``epoch`` under :attr:`lr_schedule`.
+
+        >>> c = MnistConfig.for_scale("quick", epochs=4, lr_schedule="cosine")
+        >>> [round(c.lr_at(e) / c.lr, 4) for e in (1, 2, 3, 4)]
+        [1.0, 0.8536, 0.5, 0.1464]
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= self.epochs:
+            raise ValueError(f"epoch must be an integer in [1, epochs = {self.epochs}], got {epoch!r}")
+        if self.lr_schedule == "constant":
+            return self.lr
+        return self.lr * (1.0 + math.cos(math.pi * (epoch - 1) / self.epochs)) / 2.0
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field out of range."""
@@ -171,6 +226,23 @@ class MnistConfig(ExperimentConfig):
             raise ValueError(f"fig8_epochs must be increasing, got {self.fig8_epochs}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        for name, allowed in (("lr_schedule", LR_SCHEDULES), ("dropout_placement", DROPOUT_PLACEMENTS),
+                              ("analysis_bn", ANALYSIS_BN)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.analysis_bn == "recalibrated" and not self.batch_norm:
+            raise ValueError("analysis_bn must be 'as_trained' when batch_norm is False (no statistics to re-estimate)")
+
+
+def fig8_default(epochs: int) -> tuple:
+    """Fig. 8's epochs for a run of ``epochs`` epochs: 0, 1, ``epochs // 4`` and the last
+    (the paper: 0, 1, 32, 128), without repeats.
+
+    >>> fig8_default(128), fig8_default(16), fig8_default(2)
+    ((0, 1, 32, 128), (0, 1, 4, 16), (0, 1, 2))
+    """
+    check_positive_int(epochs, "epochs")
+    return tuple(sorted({0, 1, epochs // 4, epochs}))
 
 
 # ----------------------------------------------------------------------------- measures
@@ -256,13 +328,41 @@ class MnistResults(ExperimentResults):
     timings : dict
         Seconds spent training (``train_s``), measuring the dropout model every epoch
         (``analysis_s``), evaluating (``eval_s``), and ``train_s_per_model_epoch``.
+    errors, errors_noise_off, errors_bn_recalibrated : ndarray, shape (V, S)
+        Validation errors per 10,000 of each model and seed: Table 1's protocol (noise
+        on when ``noisy_eval``, dropout off), the same weights with the noise off, and
+        with batch norm re-estimated on the training images without dropout. The paper
+        does not state whether its noisy models were evaluated with the noise on; for
+        β = 0.5 the two differ most, so both are kept per seed.
+    cosine_counts, cosine_mean : ndarray, shapes (V−1, 4, B) and (V−1, 4)
+        Fig. 3. Pairing: the same validation image (the ``n_analysis`` analysis images),
+        the same layer T_ℓ, the deterministic model of seed s against variant v of the
+        same seed s (same initial weights, same mini-batches), cosine over the layer's
+        units, noise and dropout off (batch norm as in ``analysis_bn``); histograms and
+        means pooled over seeds and images.
+    two_bin_entropy : ndarray, shape (E+1, 4)
+        Fig. 7: H(Bin(T_ℓ)) in nats of the dropout model of seed 0 (batch norm as in
+        ``analysis_bn``) with two bins per unit, for T_1 (3136 units), T_2 (1568),
+        T_3 (128) and T_4, the 10 logits. Two bins per unit cap a d-unit layer at
+        min(ln n, d ln 2) nats: T_4 at ln 1024 = 6.93 < ln 10,000 = 9.21, so the paper's
+        fourth layer, which sits near ln 10,000, cannot be a 10-unit output layer; it must
+        have ≥ 14 units (2¹⁴ > 10,000). Our network has no such layer; see
+        :meth:`two_bin_ceiling`.
+    dropout_pool_means : ndarray, shape (2, 2)
+        For convolutional blocks 1 and 2 of the trained dropout model of seed 0, with
+        dropout before the pooling: ``[:, 0]`` the mean max-pooled tanh value, ``[:, 1]``
+        its expectation with dropout before the pooling
+        (:func:`dropout_pool_means`); NaN when dropout came after the pooling or the
+        run predates the measure.
     """
 
     experiment: ClassVar[str] = "mnist"
     config_type: ClassVar[type] = MnistConfig
     ARRAYS: ClassVar[tuple] = ("errors", "errors_noise_off", "errors_bn_recalibrated", "train_loss",
                                "two_bin_entropy", "unit_entropy", "slopes", "cosine_edges", "cosine_counts",
-                               "cosine_mean", "dist_edges", "dist_within", "dist_between")
+                               "cosine_mean", "dist_edges", "dist_within", "dist_between", "dropout_pool_means")
+    #: Arrays that runs stored before they existed lack: shape of the NaN they load as.
+    OPTIONAL_ARRAYS: ClassVar[dict] = {"dropout_pool_means": (2, 2)}
 
     config: MnistConfig
     variants: tuple = _VARIANT_NAMES
@@ -274,17 +374,32 @@ class MnistResults(ExperimentResults):
     unit_entropy: np.ndarray        # (E+1, K, 128) H(Bin(T_3(k))) (nats)
     slopes: np.ndarray              # (K, 128) nats/epoch, epochs 1..E
     cosine_edges: np.ndarray        # (B+1,)
-    cosine_counts: np.ndarray       # (V-1, 4, B) deterministic vs each other variant
+    cosine_counts: np.ndarray       # (V-1, 4, B) deterministic vs each other variant, pairing below
     cosine_mean: np.ndarray         # (V-1, 4)
     dist_edges: np.ndarray          # (F, 5, B+1) pixel space then T_1..T_4; distances / sqrt(d)
     dist_within: np.ndarray         # (F, 5, B)
     dist_between: np.ndarray        # (F, 5, B)
+    dropout_pool_means: np.ndarray = field(default_factory=lambda: np.full((2, 2), np.nan))  # (2, 2), see below
     timings: dict = field(default_factory=dict)
 
     @property
     def epochs(self) -> np.ndarray:
         """Epochs 0..E of the per-epoch measurements, shape (E+1,)."""
         return np.arange(self.two_bin_entropy.shape[0])
+
+    def two_bin_ceiling(self) -> np.ndarray:
+        """The largest H(Bin(T_ℓ)) two bins per unit allow, ``min(ln n_analysis, d_ℓ ln 2)``
+        nats per layer, shape (4,): ln n for T_1–T_3, ln 2¹⁰ = 6.93 for the 10 logits."""
+        return np.minimum(math.log(self.config.n_analysis), np.asarray(LAYER_DIMS, dtype=float) * math.log(2))
+
+    def errors_per_seed(self) -> dict:
+        """Per model, the validation errors per 10,000 of every seed: ``{"noise_on":
+        [...], "noise_off": [...], "bn_recalibrated": [...]}`` (lists of length S;
+        ``noise_on`` is Table 1's protocol when ``noisy_eval``)."""
+        return {name: {"noise_on": [float(e) for e in self.errors[v]],
+                       "noise_off": [float(e) for e in self.errors_noise_off[v]],
+                       "bn_recalibrated": [float(e) for e in self.errors_bn_recalibrated[v]]}
+                for v, name in enumerate(self.variants)}
 
     def table1(self) -> list[dict]:
         """Rows of Table 1: ours (mean, std over seeds) beside the paper's."""
@@ -299,9 +414,13 @@ class MnistResults(ExperimentResults):
         return rows
 
     def slope_summary(self) -> list[dict]:
-        """Per bin size: mean and std over the 128 units of the slope (nats/epoch)."""
+        """Per bin size: the least-squares slopes of H(Bin(T_3(k))) against the epoch
+        over the whole run (epochs 1..E, as the paper's 1–128), one per unit k of layer 3:
+        their mean, std (ddof 1), 10th/50th/90th percentiles (nats/epoch) and the fraction
+        of units with a negative slope (the paper: every mean ≤ −0.002, std ≤ 0.001)."""
         return [{"bin_size": float(b), "mean": float(s.mean()), "std": float(s.std(ddof=1)),
-                 "fraction_negative": float((s < 0).mean())}
+                 "fraction_negative": float((s < 0).mean()), "q10": float(np.quantile(s, 0.1)),
+                 "median": float(np.median(s)), "q90": float(np.quantile(s, 0.9))}
                 for b, s in zip(self.config.bin_sizes, self.slopes)]
 
     def distance_overlap(self) -> np.ndarray:
@@ -314,8 +433,12 @@ class MnistResults(ExperimentResults):
 
     def summary(self) -> dict:
         """Headline numbers: Table 1, the slope summary, the Fig. 7 ceiling, timings."""
-        return {"variants": list(self.variants), "table1": self.table1(), "slopes": self.slope_summary(),
-                "two_bin_entropy_ceiling": math.log(self.config.n_analysis), "timings": dict(self.timings)}
+        return {"variants": list(self.variants), "table1": self.table1(), "errors_per_seed": self.errors_per_seed(),
+                "slopes": self.slope_summary(), "two_bin_entropy_ceiling": math.log(self.config.n_analysis),
+                "two_bin_ceiling_per_layer": [float(v) for v in self.two_bin_ceiling()],
+                "dropout_pool_means": [[None if math.isnan(v) else float(v) for v in row]
+                                       for row in np.asarray(self.dropout_pool_means, dtype=float)],
+                "timings": dict(self.timings)}
 
     @classmethod
     def from_arrays(cls, config: MnistConfig, arrays: dict, summary: dict, provenance: Provenance):
@@ -326,6 +449,9 @@ class MnistResults(ExperimentResults):
         if variants != _VARIANT_NAMES:
             raise StaleResultsError(f"stored mnist results have variants {list(variants)}, "
                                     f"the code has {list(_VARIANT_NAMES)}")
+        arrays = dict(arrays)
+        for k, shape in cls.OPTIONAL_ARRAYS.items():
+            arrays.setdefault(k, np.full(shape, np.nan))
         missing = [k for k in cls.ARRAYS if k not in arrays]
         if missing:
             raise ValueError(f"stored arrays lack {missing} for {cls.__name__}")
@@ -337,8 +463,9 @@ class MnistResults(ExperimentResults):
         c = self.config
         train = self.timings.get("train_s")
         training = f" (training {train:.0f} s)" if train is not None else ""
+        schedule = "" if c.lr_schedule == "constant" else f", {c.lr_schedule} learning rate from {c.lr:g}"
         return (f"{c.scale} scale: {c.n_seeds} seeds × {len(self.variants)} variants, {c.n_train} training "
-                f"images, {c.epochs} epochs, batch {c.batch_size}, Table 1 on {c.n_val} validation images, "
+                f"images, {c.epochs} epochs, batch {c.batch_size}{schedule}, Table 1 on {c.n_val} validation images, "
                 f"analysis on {c.n_analysis}; {self.provenance.describe()}{training}")
 
 
@@ -419,7 +546,89 @@ def _subset(n_all: int, n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.randperm(n_all, generator=generator)[:n] if n < n_all else torch.arange(n_all)
 
 
-def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, progress: bool = True) -> MnistResults:
+@torch.no_grad()
+def dropout_pool_means(net: MnistCNN, x: torch.Tensor, p: float | None = None, *,
+                       chunk_size: int = 250) -> np.ndarray:
+    """How much inverted dropout *before* max-pooling moves the mean of the pooled
+    convolutional units of ``net``, measured exactly on its activations.
+
+    For each image of ``x`` and each 2×2 pooling window of the tanh outputs of
+    convolutional blocks 1 and 2 (``net`` in eval mode: no dropout, batch norm as
+    stored), the max-pooled value ``max_i h_i`` and the expected max-pooled value with
+    inverted dropout before the pooling, ``E max_i m_i h_i / (1 − p)``
+    (:func:`~infoflow_core.models.mnist.expected_max_inverted_dropout`, exact over the 16
+    masks), averaged over images, channels and windows. Block 2 reads block 1's
+    dropout-free output.
+
+    Parameters
+    ----------
+    net : MnistCNN
+    x : Tensor, shape (n, 28, 28)
+    p : float, optional
+        Dropout probability (default ``net.p``; must be > 0).
+
+    Returns
+    -------
+    ndarray, shape (2, 2)
+        ``[block, 0]``: mean max-pooled tanh value without dropout; ``[block, 1]``: its
+        expectation with dropout before pooling (units of the tanh outputs, in [−1, 1]).
+        The difference is the mean shift that the next layer sees in training only.
+    """
+    p = net.p if p is None else p
+    if not 0.0 < float(p) < 1.0:
+        raise ValueError(f"p must be in (0, 1) (a dropout probability), got {p!r}")
+    if x.dim() != 3 or tuple(x.shape[1:]) != (28, 28) or x.shape[0] == 0:
+        raise ValueError(f"x must have shape (n, 28, 28) with n >= 1, got {tuple(x.shape)}")
+    was_training = net.training
+    net.eval()
+    sums = np.zeros((2, 2))
+    counts = np.zeros(2)
+    try:
+        for start in range(0, x.shape[0], chunk_size):
+            t = x[start:start + chunk_size].unsqueeze(1)  # (c, 1, 28, 28)
+            for block, (conv, bn) in enumerate(((net.conv1, net.bn1), (net.conv2, net.bn2))):
+                h = torch.tanh(bn(conv(t))).double()  # (c, C, H, W)
+                c, C, H, W = h.shape
+                win = h.reshape(c, C, H // 2, 2, W // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(c, C, H // 2, W // 2, 4)
+                sums[block, 0] += float(win.amax(-1).sum())
+                sums[block, 1] += float(expected_max_inverted_dropout(win, float(p)).sum())
+                counts[block] += win[..., 0].numel()
+                t = F.max_pool2d(torch.tanh(bn(conv(t))), 2)  # block 2 reads block 1's pooled output
+    finally:
+        net.train(was_training)
+    return sums / counts[:, None]
+
+
+def _recalibrated(net: MnistCNN, x: torch.Tensor) -> MnistCNN:
+    """A copy of ``net`` (eval mode) with its batch-norm statistics re-estimated on ``x``
+    (n, 28, 28) with dropout and noise off (:meth:`StackedMnistCNN.recalibrate_batch_norm`)."""
+    return StackedMnistCNN.from_models([net]).recalibrate_batch_norm(x, noise=False).model(0).eval()
+
+
+def _to_state(value):
+    """NumPy arrays to tensors, recursively, for :class:`Checkpoints` (weights-only load)."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, dict):
+        return {k: _to_state(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_state(v) for v in value)
+    return value
+
+
+def _from_state(value):
+    """Inverse of :func:`_to_state`: every tensor back to a NumPy array."""
+    if isinstance(value, torch.Tensor):
+        return value.numpy()
+    if isinstance(value, dict):
+        return {k: _from_state(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_from_state(v) for v in value)
+    return value
+
+
+def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, progress: bool = True,
+              checkpoints: Checkpoints | None = None) -> MnistResults:
     """Train the models of Table 1 and measure everything the chapter shows.
 
     Parameters
@@ -433,7 +642,19 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
     device : str or torch.device, optional
         ``None``/``"auto"``: CUDA when available, else the CPU.
     progress : bool
-        Show progress bars (training, the per-epoch analysis, the evaluation).
+        Show progress bars (training with the time left, the per-epoch analysis, the
+        evaluation).
+    checkpoints : Checkpoints, optional
+        Where to keep the progress (``python -m infoflow_core mnist`` passes
+        ``DIR/checkpoints``). After every epoch of a stack of seeds (key
+        ``stack<first seed>``) it holds the stack's weights and batch-norm statistics,
+        the optimizer's momentum, the states of the batch-order and noise generators,
+        the training losses and timings so far and, for the stack of seed 0, the
+        per-epoch analysis so far; once a stack is evaluated, its finished results. Run
+        again with the same configuration, a finished stack is not trained again and an
+        unfinished one continues after its last saved epoch: the arrays equal those of
+        an uninterrupted run bit for bit (same device type and thread count; the
+        learning-rate schedule is a function of the epoch). Only the timings differ.
 
     Returns
     -------
@@ -446,12 +667,14 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
     ranks (:func:`~infoflow_core.experiments._common.run_sharded`: rank r trains stacks r,
     r + world, …) and gathered on every rank; every stack seeds its own generators, so
     every rank returns the one-process results (the cosine sums are added in the
-    one-process order). ``n_seeds / (models_per_stack // 6)`` stacks: lower
-    ``models_per_stack`` to have at least one stack per rank. The timings add up the
-    ranks' seconds.
+    one-process order). ``n_seeds / (models_per_stack // 6)`` stacks (one seed per stack
+    when ``models_per_stack < 6``): lower ``models_per_stack`` to have at least one stack
+    per rank. The timings add up the ranks' seconds.
     """
     if not isinstance(config, MnistConfig):
         raise ValueError(f"config must be an MnistConfig (MnistConfig.for_scale(...)), got {type(config).__name__}")
+    if checkpoints is not None and not isinstance(checkpoints, Checkpoints):
+        raise ValueError(f"checkpoints must be a Checkpoints or None, got {type(checkpoints).__name__}")
     t_start = time.perf_counter()
     device = resolve_device(device)
     dtype = getattr(torch, config.dtype)
@@ -472,9 +695,10 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
 
     n_var, n_seeds, n_epochs = len(VARIANTS), config.n_seeds, config.epochs
     seeds_per_stack = max(1, config.models_per_stack // n_var)
-    n_stacks = math.ceil(n_seeds / seeds_per_stack)
+    firsts = list(range(0, n_seeds, seeds_per_stack))
     seed_values = [config.seed * 1000 + s + 1 for s in range(n_seeds)]
     B = config.n_hist_bins
+    recal_analysis = config.analysis_bn == "recalibrated"
 
     errors = np.zeros((n_var, n_seeds))
     errors_off = np.zeros((n_var, n_seeds))
@@ -483,19 +707,35 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
     cos_edges = torch.linspace(-1.0, 1.0, B + 1, dtype=torch.float64)
     cos_counts = np.zeros((n_var - 1, 4, B))
     cos_sum = np.zeros((n_var - 1, 4))
+    pool_means = np.full((2, 2), np.nan)
     analysis = _Analysis(config, x_ana, y_ana, pixels_ana)
     train_s = eval_s = 0.0
     scale10k = 10000.0 / config.n_val
 
+    # What the checkpoints already hold: epochs done per stack (all of them when finished).
+    saved = {first: checkpoints.load(f"stack{first}") if checkpoints is not None else None for first in firsts}
+    epochs_done = {first: (n_epochs if s.get("done") else int(s["epoch"])) if s is not None else 0
+                   for first, s in saved.items()}
+
+    def stack_seeds(first: int) -> list:
+        return list(range(first, min(n_seeds, first + seeds_per_stack)))
+
     n_steps = math.ceil(config.n_train / config.batch_size)
-    bar = progress_bar(n_seeds * n_epochs * n_steps, progress, "MNIST: training", leave=False)
-    bar_analysis = progress_bar(n_epochs + 1, progress, "MNIST: analysis of the dropout model", leave=False,
+    todo_steps = sum(len(stack_seeds(f)) * (n_epochs - epochs_done[f]) * n_steps for f in firsts)
+    todo_epochs = n_epochs + 1 - (min(epochs_done[0] + 1, n_epochs + 1) if saved[0] is not None else 0)
+    bar = progress_bar(todo_steps, progress, "MNIST: training (seed-batches)", leave=False)
+    bar_analysis = progress_bar(todo_epochs, progress, "MNIST: analysis of the dropout model", leave=False,
                                 unit="epoch")
     eval_phases = 4 if config.batch_norm else 3  # errors, noise off, (batch norm re-estimated), cosines
-    bar_eval = progress_bar(n_stacks * eval_phases, progress, "MNIST: evaluation", leave=False, unit="phase")
+    n_todo_eval = sum(1 for f in firsts if not (saved[f] or {}).get("done"))
+    bar_eval = progress_bar(n_todo_eval * eval_phases, progress, "MNIST: evaluation", leave=False, unit="phase")
+
+    def analysed_model(stack: StackedMnistCNN) -> MnistCNN:
+        net = stack.model(_DROPOUT)
+        return _recalibrated(net, x_train) if recal_analysis else net
 
     def analyse(stack: StackedMnistCNN, epoch: int) -> None:
-        analysis(stack.model(_DROPOUT), epoch)
+        analysis(analysed_model(stack), epoch)
         if bar_analysis is not None:
             bar_analysis.update(1)
 
@@ -506,26 +746,52 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
     def stack_job(first: int) -> dict:
         """Train and evaluate the stack of seeds first, first + 1, …: its own generators
         (initial weights and batch order per seed, noise from ``first``), so the result
-        does not depend on the other stacks; returned as numpy arrays and floats."""
-        chunk_seeds = list(range(first, min(n_seeds, first + seeds_per_stack)))
+        does not depend on the other stacks; returned as numpy arrays and floats.
+        Resumed from / saved to ``checkpoints`` under ``stack<first>``."""
+        key = f"stack{first}"
+        state = saved.pop(first)
+        tracked = first == 0  # the dropout model of seed 0 is measured every epoch
+        if state is not None and state.get("done"):
+            out = _from_state(state["out"])
+            out["chunk_seeds"] = list(out["chunk_seeds"])
+            if tracked:
+                for k, value in out["analysis"].items():
+                    setattr(analysis, k, value)
+            return out
+        chunk_seeds = stack_seeds(first)
         out = {"chunk_seeds": chunk_seeds, "train_loss": np.zeros((n_epochs, n_var, len(chunk_seeds))),
                "cos_counts": np.zeros((n_var - 1, 4, B)), "cos_sums": [], "train_s": 0.0, "analysis": None}
         models = []
         for s in chunk_seeds:
             for _, beta, p in VARIANTS:  # same initial weights for every variant of seed s
                 g = torch.Generator().manual_seed(seed_values[s])
-                models.append(MnistCNN(beta, p, batch_norm=config.batch_norm, generator=g).to(dtype))
+                models.append(MnistCNN(beta, p, batch_norm=config.batch_norm, generator=g,
+                                       dropout_placement=config.dropout_placement).to(dtype))
         stack = StackedMnistCNN.from_models(models).to(device)
         stack.train()
         m_total = stack.n_models  # models ordered seed-major: m = i * V + v
         opt = torch.optim.SGD(stack.parameters(), lr=config.lr, momentum=config.momentum)
         order_gens = [torch.Generator().manual_seed(seed_values[s] + 7919) for s in chunk_seeds]
         noise_gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + 104729 + first)
-        tracked = 0 in chunk_seeds  # the dropout model of seed 0 is measured every epoch
-        if tracked:
+        start = 1
+        if state is not None:  # continue after the last saved epoch
+            stack.load_state_dict(state["stack"])
+            opt.load_state_dict(state["optimizer"])
+            for g, g_state in zip(order_gens, state["order_gens"]):
+                g.set_state(g_state)
+            noise_gen.set_state(state["noise_gen"])
+            out["train_loss"] = state["train_loss"].numpy().copy()
+            out["train_s"] = float(state["train_s"])
+            if tracked:
+                for k, value in _from_state(state["analysis"]).items():
+                    setattr(analysis, k, value)
+            start = int(state["epoch"]) + 1
+        elif tracked:
             analyse(stack, 0)
-        for epoch in range(1, n_epochs + 1):
+        for epoch in range(start, n_epochs + 1):
             t0 = time.perf_counter()
+            for group in opt.param_groups:
+                group["lr"] = config.lr_at(epoch)
             perms = torch.stack([torch.randperm(config.n_train, generator=g) for g in order_gens])  # (S_c, N)
             perms = perms.repeat_interleave(n_var, dim=0).to(device)  # (M, N)
             loss_sum = torch.zeros(m_total, dtype=torch.float64, device=device)
@@ -549,6 +815,12 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
             out["train_loss"][epoch - 1] = losses.T
             if tracked:
                 analyse(stack, epoch)
+            if checkpoints is not None:
+                checkpoints.save(key, {
+                    "epoch": epoch, "stack": stack.state_dict(), "optimizer": opt.state_dict(),
+                    "order_gens": [g.get_state() for g in order_gens], "noise_gen": noise_gen.get_state(),
+                    "train_loss": torch.from_numpy(out["train_loss"].copy()), "train_s": out["train_s"],
+                    "analysis": _to_state({k: getattr(analysis, k) for k in _Analysis.STATE}) if tracked else None})
         # Table 1 and Fig. 3 for this stack.
         t0 = time.perf_counter()
         stack.eval()
@@ -560,40 +832,49 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
         wrong_off = _eval_errors(stack, x_val, y_val, noise_gen).numpy().reshape(len(chunk_seeds), n_var)
         out["errors_off"] = wrong_off.T * scale10k
         eval_done()
+        recal = None
         if config.batch_norm:  # the same weights, batch norm re-estimated without dropout (a copy)
             recal = copy.deepcopy(stack).recalibrate_batch_norm(x_train, noise=config.noisy_eval, generator=noise_gen)
             recal.noisy_eval = config.noisy_eval
             wrong_bn = _eval_errors(recal, x_val, y_val, noise_gen).numpy().reshape(len(chunk_seeds), n_var)
             out["errors_bn"] = wrong_bn.T * scale10k
-            del recal
             eval_done()
-        for start in range(0, config.n_analysis, 250):  # chunks: 48 models × 10,000 images would not fit at once
+        measured = recal if recal_analysis else stack  # Fig. 3 on the models the analysis measures
+        measured.noisy_eval = False  # noise off: no random draws
+        for start_img in range(0, config.n_analysis, 250):  # chunks: 48 models × 10,000 images would not fit at once
             with torch.no_grad():
-                reps = stack.representations(x_ana[start:start + 250])  # 4 × (c, M, d_ℓ), noise and dropout off
+                reps = measured.representations(x_ana[start_img:start_img + 250])  # 4 × (c, M, d_ℓ), noise, dropout off
             for i in range(len(chunk_seeds)):
                 for v in range(1, n_var):
                     for ell, r in enumerate(reps):
                         c = cosine_similarities(r[:, i * n_var], r[:, i * n_var + v]).double().cpu()  # (c,)
                         out["cos_counts"][v - 1, ell] += torch.histc(c, B, -1.0, 1.0).numpy()
                         out["cos_sums"].append((v - 1, ell, float(c.sum())))
+        del recal
         eval_done()
         out["eval_s"] = time.perf_counter() - t0
         if tracked:  # the analysis of the dropout model of seed 0, for every rank
+            if config.dropout_placement == "before_pool":  # the shift this placement causes, on the trained model
+                out["pool_means"] = dropout_pool_means(analysed_model(stack), x_ana[:1000])
             out["analysis"] = {k: getattr(analysis, k) for k in _Analysis.STATE}
+        if checkpoints is not None:
+            checkpoints.save(key, {"done": True, "out": _to_state(out)})
         return out
 
     # The stacks are independent: under torchrun run_sharded spreads them over the ranks
     # and gathers them in order; the cosine sums are added in the one-process order.
-    for res in run_sharded(range(0, n_seeds, seeds_per_stack), stack_job):
+    for res in run_sharded(firsts, stack_job):
         chunk_seeds = res["chunk_seeds"]
         errors[:, chunk_seeds] = res["errors"]
         errors_off[:, chunk_seeds] = res["errors_off"]
         if "errors_bn" in res:
             errors_bn[:, chunk_seeds] = res["errors_bn"]
+        if "pool_means" in res:
+            pool_means = res["pool_means"]
         train_loss[:, :, chunk_seeds] = res["train_loss"]
         cos_counts += res["cos_counts"]  # integer counts: exact in any order
         for v, ell, value in res["cos_sums"]:
-            cos_sum[v, ell] += value
+            cos_sum[int(v), int(ell)] += value
         train_s += res["train_s"]
         eval_s += res["eval_s"]
         if res["analysis"] is not None:
@@ -614,7 +895,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
         train_loss=train_loss, two_bin_entropy=analysis.two_bin, unit_entropy=analysis.unit_entropy, slopes=slopes,
         cosine_edges=cos_edges.numpy(), cosine_counts=cos_counts, cosine_mean=cos_sum / (n_seeds * config.n_analysis),
         dist_edges=analysis.dist_edges, dist_within=analysis.dist_within, dist_between=analysis.dist_between,
-        timings=timings,
+        dropout_pool_means=pool_means, timings=timings,
     )
 
 

@@ -13,6 +13,17 @@ the project's notes, with batch norm)::
 is inverted dropout with probability ``p``; the deterministic model has neither.
 Weights are Xavier-uniform, biases zero.
 
+Where dropout sits in the two convolutional blocks is a choice
+(``dropout_placement``): ``"before_pool"`` (the layout above, the lead's) or
+``"after_pool"`` (``tanh ─ max-pool 2 ─ dropout``). Inverted dropout keeps the mean of
+each unit, but the *maximum* of inverted-dropout values does not: a 2×2 window of four
+tanh values at −0.5 with p = 0.2 has an expected max-pooled value of −0.256 instead of
+−0.5 (:func:`expected_max_inverted_dropout`), so before pooling, dropout shifts the mean
+that the next layer's batch norm sees in training away from the one it sees at
+evaluation. After pooling, the mean is kept (only the variance shift remains, which
+re-estimating batch norm without dropout removes). Gaussian noise stays before the
+pooling in both placements (the noisy network is evaluated with its noise on).
+
 :class:`MnistCNN` is one model (an ordinary ``nn.Module``; the SP estimator's
 :func:`~infoflow_core.sample_representations` works on it).
 :class:`StackedMnistCNN` holds ``M`` such models in one module: the convolutions are
@@ -33,12 +44,64 @@ from torch import nn
 from .._validation import check_beta, check_positive_int
 from ..noise import GaussianNoise
 
-__all__ = ["MnistCNN", "StackedMnistCNN", "LAYER_DIMS", "LAYER_NAMES"]
+__all__ = ["MnistCNN", "StackedMnistCNN", "LAYER_DIMS", "LAYER_NAMES", "DROPOUT_PLACEMENTS",
+           "expected_max_inverted_dropout"]
 
 #: Width of each representation T_1 … T_4 (flattened).
 LAYER_DIMS = (16 * 14 * 14, 32 * 7 * 7, 128, 10)
 #: Short names of the representations, in order.
 LAYER_NAMES = ("T1 (conv 1)", "T2 (conv 2)", "T3 (dense)", "T4 (logits)")
+#: Where dropout sits in the convolutional blocks: before or after the max-pooling.
+DROPOUT_PLACEMENTS = ("before_pool", "after_pool")
+
+
+def _check_placement(value) -> str:
+    if value not in DROPOUT_PLACEMENTS:
+        raise ValueError(f"dropout_placement must be one of {DROPOUT_PLACEMENTS}, got {value!r}")
+    return value
+
+
+def expected_max_inverted_dropout(values: torch.Tensor, p: float) -> torch.Tensor:
+    """Exact expectation of ``max_i m_i v_i / (1 − p)`` over independent masks
+    ``m_i ~ Bernoulli(1 − p)``: what max-pooling returns on average when inverted
+    dropout comes before it (a dropped value becomes 0 and still takes part in the max).
+
+    Computed by enumerating the ``2^k`` masks of the last axis (k ≤ 16).
+
+    Parameters
+    ----------
+    values : Tensor, shape (..., k)
+        The values of one pooling window in the last axis (k = 4 for 2×2 pooling).
+    p : float
+        Dropout probability in [0, 1).
+
+    Returns
+    -------
+    Tensor, shape (...)
+        The expected maximum, in the units of ``values`` (float64). With ``p = 0`` it
+        is ``values.max(-1)``.
+
+    Examples
+    --------
+    Four tanh values at −0.5: kept with probability 0.8⁴ = 0.41 (max −0.625), else a 0
+    wins, so the mean moves from −0.5 to −0.256:
+
+    >>> round(float(expected_max_inverted_dropout(torch.full((4,), -0.5), 0.2)), 4)
+    -0.256
+    """
+    p = _check_p(p)
+    values = torch.as_tensor(values, dtype=torch.float64)
+    if values.dim() == 0 or values.shape[-1] == 0:
+        raise ValueError(f"values must have shape (..., k) with k >= 1, got {tuple(values.shape)}")
+    k = values.shape[-1]
+    if k > 16:
+        raise ValueError(f"values must have at most 16 entries in the last axis (2^k masks), got {k}")
+    q = 1.0 - p
+    masks = ((torch.arange(2 ** k)[:, None] >> torch.arange(k)) & 1).to(torch.float64)  # (2^k, k)
+    n_kept = masks.sum(1)
+    prob = q ** n_kept * p ** (k - n_kept)  # (2^k,)
+    outcomes = (values[..., None, :] * masks / q).amax(-1)  # (..., 2^k)
+    return (outcomes * prob).sum(-1)
 
 
 def _check_p(p, name: str = "p") -> float:
@@ -73,6 +136,9 @@ class MnistCNN(nn.Module):
         Batch norm before each hidden tanh (our choice; the paper is silent).
     generator : torch.Generator, optional
         Source of the initial weights (Xavier-uniform, zero biases) and of the noise.
+    dropout_placement : {"before_pool", "after_pool"}
+        Dropout in the convolutional blocks before (default) or after the max-pooling
+        (see the module's docstring). Noise always comes before the pooling.
 
     Shape
     -----
@@ -86,8 +152,9 @@ class MnistCNN(nn.Module):
     """
 
     def __init__(self, beta: float = 0.0, p: float = 0.0, *, batch_norm: bool = True,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, dropout_placement: str = "before_pool"):
         super().__init__()
+        self.dropout_placement = _check_placement(dropout_placement)
         self.beta = check_beta(beta, "beta", allow_zero=True)
         self.p = _check_p(p)
         if self.beta > 0 and self.p > 0:
@@ -113,15 +180,20 @@ class MnistCNN(nn.Module):
                 layer.bias.zero_()
 
     def extra_repr(self) -> str:
-        return f"beta={self.beta}, p={self.p}, batch_norm={self.batch_norm}"
+        after = ", dropout_placement='after_pool'" if self.dropout_placement == "after_pool" else ""
+        return f"beta={self.beta}, p={self.p}, batch_norm={self.batch_norm}{after}"
 
     def representations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """``[T_1, T_2, T_3, T_4]``, each flattened to ``(n, d_ℓ)`` (dims :data:`LAYER_DIMS`),
         in the module's current mode (noise/dropout on in training mode only)."""
         if x.dim() == 3:
             x = x.unsqueeze(1)  # (n, 1, 28, 28)
-        t1 = F.max_pool2d(self.reg1(torch.tanh(self.bn1(self.conv1(x)))), 2)  # (n, 16, 14, 14)
-        t2 = F.max_pool2d(self.reg2(torch.tanh(self.bn2(self.conv2(t1)))), 2)  # (n, 32, 7, 7)
+        if self.p > 0 and self.dropout_placement == "after_pool":
+            t1 = self.reg1(F.max_pool2d(torch.tanh(self.bn1(self.conv1(x))), 2))  # (n, 16, 14, 14)
+            t2 = self.reg2(F.max_pool2d(torch.tanh(self.bn2(self.conv2(t1))), 2))  # (n, 32, 7, 7)
+        else:
+            t1 = F.max_pool2d(self.reg1(torch.tanh(self.bn1(self.conv1(x)))), 2)  # (n, 16, 14, 14)
+            t2 = F.max_pool2d(self.reg2(torch.tanh(self.bn2(self.conv2(t1)))), 2)  # (n, 32, 7, 7)
         t3 = self.reg3(torch.tanh(self.bn3(self.fc1(t2.flatten(1)))))  # (n, 128)
         t4 = self.fc2(t3)  # (n, 10)
         return [t1.flatten(1), t2.flatten(1), t3, t4]
@@ -149,6 +221,8 @@ class StackedMnistCNN(nn.Module):
         :class:`MnistCNN` (per model's fan-in and fan-out), biases zero. Model ``m`` of
         a stack built with a generator seeded ``s`` has the weights of the ``m``-th
         :class:`MnistCNN` built one after the other from one generator seeded ``s``.
+    dropout_placement : {"before_pool", "after_pool"}
+        As in :class:`MnistCNN`, for every model of the stack.
 
     Shape
     -----
@@ -163,8 +237,10 @@ class StackedMnistCNN(nn.Module):
     """
 
     def __init__(self, betas: Sequence[float], ps: Sequence[float] | None = None, *,
-                 batch_norm: bool = True, generator: torch.Generator | None = None):
+                 batch_norm: bool = True, generator: torch.Generator | None = None,
+                 dropout_placement: str = "before_pool"):
         super().__init__()
+        self.dropout_placement = _check_placement(dropout_placement)
         betas = [check_beta(b, f"betas[{i}]", allow_zero=True) for i, b in enumerate(betas)]
         m = check_positive_int(len(betas), "len(betas)")
         ps = [0.0] * m if ps is None else [_check_p(p, f"ps[{i}]") for i, p in enumerate(ps)]
@@ -203,10 +279,13 @@ class StackedMnistCNN(nn.Module):
         bn = models[0].batch_norm
         if any(mdl.batch_norm != bn for mdl in models):
             raise ValueError("models must all use batch norm or all not")
+        placement = models[0].dropout_placement
+        if any(mdl.dropout_placement != placement for mdl in models):
+            raise ValueError("models must all have the same dropout_placement")
         first = next(models[0].parameters())
         # every parameter is overwritten below; a fixed generator keeps the global RNG untouched
         stack = cls([mdl.beta for mdl in models], [mdl.p for mdl in models], batch_norm=bn,
-                    generator=torch.Generator().manual_seed(0))
+                    generator=torch.Generator().manual_seed(0), dropout_placement=placement)
         stack = stack.to(device=first.device, dtype=first.dtype)
         with torch.no_grad():
             stack.conv1.weight.copy_(torch.cat([mdl.conv1.weight for mdl in models]))  # (16M, 1, 5, 5)
@@ -231,7 +310,8 @@ class StackedMnistCNN(nn.Module):
         if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < self.n_models:
             raise ValueError(f"m must be an integer in [0, {self.n_models}), got {m!r}")
         ref = self.fc1_weight
-        net = MnistCNN(float(self.betas[m]), float(self.ps[m]), batch_norm=self.batch_norm)
+        net = MnistCNN(float(self.betas[m]), float(self.ps[m]), batch_norm=self.batch_norm,
+                       dropout_placement=self.dropout_placement)
         net = net.to(device=ref.device, dtype=ref.dtype)
         with torch.no_grad():
             net.conv1.weight.copy_(self.conv1.weight[16 * m:16 * (m + 1)])
@@ -284,21 +364,32 @@ class StackedMnistCNN(nn.Module):
                 bn.momentum = momentum
         return self.eval()
 
-    def _regularise(self, h: torch.Tensor, channels: int, generator: torch.Generator | None) -> torch.Tensor:
+    def _regularise(self, h: torch.Tensor, channels: int, generator: torch.Generator | None, *,
+                    dropout: bool = True, noise: bool = True) -> torch.Tensor:
         """Dropout (training only) then Gaussian noise (training, or eval with
-        ``noisy_eval``) on ``h`` of shape ``(n, M*channels, ...)``."""
+        ``noisy_eval``) on ``h`` of shape ``(n, M*channels, ...)``; ``dropout=False`` or
+        ``noise=False`` leaves that one out."""
         n = h.shape[0]
         extra = (1,) * (h.dim() - 2)
         per_channel = (1, self.n_models, 1) + extra  # broadcast over (n, M, channels, ...)
         hm = h.reshape(n, self.n_models, channels, *h.shape[2:])  # (n, M, c, ...)
-        if self.training and self.dropout_enabled and bool((self.ps > 0).any()):
+        if dropout and self.training and self.dropout_enabled and bool((self.ps > 0).any()):
             keep = 1.0 - self.ps.to(h.dtype).reshape(per_channel)
             u = torch.rand(hm.shape, generator=generator, device=h.device, dtype=h.dtype)
             hm = hm * (u < keep) / keep
-        if (self.training or self.noisy_eval) and bool((self.betas > 0).any()):
+        if noise and (self.training or self.noisy_eval) and bool((self.betas > 0).any()):
             z = torch.randn(hm.shape, generator=generator, device=h.device, dtype=h.dtype)
             hm = hm + self.betas.to(h.dtype).reshape(per_channel) * z
         return hm.reshape(h.shape)
+
+    def _conv_block(self, h: torch.Tensor, channels: int, generator: torch.Generator | None) -> torch.Tensor:
+        """Regularise and max-pool the tanh outputs ``h`` (n, M*channels, H, W) ->
+        (n, M*channels, H/2, W/2): dropout and noise before the pooling, or noise before
+        and dropout after it (``dropout_placement="after_pool"``)."""
+        if self.dropout_placement == "before_pool":
+            return F.max_pool2d(self._regularise(h, channels, generator), 2)
+        pooled = F.max_pool2d(self._regularise(h, channels, generator, dropout=False), 2)
+        return self._regularise(pooled, channels, generator, noise=False)
 
     def representations(self, x: torch.Tensor, generator: torch.Generator | None = None) -> list[torch.Tensor]:
         """``[T_1, T_2, T_3, T_4]`` of every model, each of shape ``(n, M, d_ℓ)``."""
@@ -308,10 +399,8 @@ class StackedMnistCNN(nn.Module):
         if x.dim() != 4 or x.shape[1] != m:
             raise ValueError(f"x must have shape (n, {m}, 28, 28) or (n, 28, 28), got {tuple(x.shape)}")
         n = x.shape[0]
-        h = torch.tanh(self.bn1(self.conv1(x)))  # (n, 16M, 28, 28)
-        t1 = F.max_pool2d(self._regularise(h, 16, generator), 2)  # (n, 16M, 14, 14)
-        h = torch.tanh(self.bn2(self.conv2(t1)))  # (n, 32M, 14, 14)
-        t2 = F.max_pool2d(self._regularise(h, 32, generator), 2)  # (n, 32M, 7, 7)
+        t1 = self._conv_block(torch.tanh(self.bn1(self.conv1(x))), 16, generator)  # (n, 16M, 14, 14)
+        t2 = self._conv_block(torch.tanh(self.bn2(self.conv2(t1))), 32, generator)  # (n, 32M, 7, 7)
         t2f = t2.reshape(n, m, 32 * 7 * 7)  # (n, M, 1568)
         a3 = torch.einsum("nmi,moi->nmo", t2f, self.fc1_weight) + self.fc1_bias  # (n, M, 128)
         h = torch.tanh(self.bn3(a3.reshape(n, m * 128)))  # (n, 128M)
