@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ._validation import check_positive_int, check_tensor
 from .entropy import UNITS, check_unit
 
-__all__ = ["bin_edges", "bin_indices", "binned_entropy", "binned_entropy_per_unit"]
+__all__ = ["bin_edges", "bin_indices", "binned_entropy", "binned_entropy_per_unit", "binned_label_information"]
 
 
 def _check_bins(bin_size, n_bins, value_range) -> tuple[float, float, float, int]:
@@ -186,3 +187,54 @@ def binned_entropy_per_unit(t: torch.Tensor, *, bin_size: float | None = None, n
     flat = idx + torch.arange(d, device=idx.device) * n_bins  # (n, d): unit k uses bins [k·K, (k+1)·K)
     counts = torch.bincount(flat.reshape(-1), minlength=d * n_bins).reshape(d, n_bins)  # (d, K)
     return _entropy_of_counts(counts) / scale
+
+
+def binned_label_information(t: torch.Tensor, labels, *, bin_size: float | None = None, n_bins: int | None = None,
+                             value_range=(-1.0, 1.0), unit: str = "nats") -> float:
+    """I(Bin(T); Y): the plug-in mutual information (nats, or bits) between the binned
+    rows of ``t`` and the labels, the I(T; Y) of the binning-based information plane
+    (Shwartz-Ziv & Tishby's IDNNs).
+
+        I(Bin(T); Y) = H(Bin(T)) + H(Y) − H(Bin(T), Y)
+                     = H(Bin(T)) − Σ_y p(y) H(Bin(T) | Y = y),
+
+    with the rows weighed equally. It lies in [0, min(H(Bin(T)), H(Y))]: H(Y) once
+    no cell holds two labels, 0 when every cell holds the labels in their overall
+    proportions (e.g. a single cell).
+
+    Parameters
+    ----------
+    t : Tensor, shape (n, d)
+    labels : Tensor or NumPy array of integers, shape (n,)
+    bin_size, n_bins, value_range, unit
+        As in :func:`binned_entropy` (exactly one of ``bin_size`` and ``n_bins``).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> t = torch.tensor([[-0.9], [-0.8], [0.5], [0.6]])
+    >>> binned_label_information(t, torch.tensor([0, 0, 1, 1]), n_bins=2, unit="bits")  # cells = labels
+    1.0
+    >>> binned_label_information(t, torch.tensor([0, 1, 0, 1]), n_bins=2)  # each cell half and half
+    0.0
+    """
+    scale = UNITS[check_unit(unit)]
+    idx = bin_indices(t, bin_size=bin_size, n_bins=n_bins, value_range=value_range)  # (n, d)
+    if isinstance(labels, np.ndarray):
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must hold integers, got a NumPy array of dtype {labels.dtype}")
+        labels = torch.from_numpy(np.ascontiguousarray(labels).astype(np.int64, copy=False))
+    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.is_complex() \
+            or labels.dtype == torch.bool:
+        raise ValueError("labels must be a tensor or NumPy array of integers (class indices)")
+    if labels.dim() != 1 or labels.shape[0] != idx.shape[0]:
+        raise ValueError(f"labels must have shape ({idx.shape[0]},), one per row of t, got {tuple(labels.shape)}")
+    labels = labels.to(device=idx.device, dtype=torch.long)
+    _, cell = torch.unique(idx, dim=0, return_inverse=True)  # (n,)
+    _, label = torch.unique(labels, return_inverse=True)  # (n,)
+    joint = cell * (int(label.max()) + 1) + label
+    h = lambda ids: _entropy_of_counts(torch.unique(ids, return_counts=True)[1])  # noqa: E731
+    return max(0.0, float(h(cell) + h(label) - h(joint))) / scale

@@ -274,3 +274,38 @@ def test_bits_and_exactly_one_of_bin_size_and_n_bins():
             binned_entropy(t, n_bins=bad)
     with pytest.raises(ValueError, match="unit"):
         binned_entropy(t, n_bins=3, unit="nat")
+
+
+def _brute_label_information(cells: list, labels: list) -> float:
+    """Σ p(c, y) ln(p(c, y) / (p(c) p(y))) by counting, in float64."""
+    from collections import Counter
+    n = len(cells)
+    pc, py, pj = Counter(cells), Counter(labels), Counter(zip(cells, labels))
+    return sum(k / n * math.log((k / n) / (pc[c] / n * py[y] / n)) for (c, y), k in pj.items())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_binned_label_information_matches_counting(seed):
+    """I(Bin(T); Y) against a brute-force count over (cell, label) pairs, to 1e-12;
+    within [0, min(H(Bin T), H(Y))]."""
+    from infoflow_core.binning import bin_indices, binned_entropy, binned_label_information
+    g = torch.Generator().manual_seed(seed)
+    t = torch.rand(300, 3, generator=g, dtype=torch.float64) * 2 - 1
+    y = torch.randint(0, 3, (300,), generator=g)
+    for n_bins in (1, 2, 4, 30):
+        value = binned_label_information(t, y, n_bins=n_bins)
+        cells = [tuple(r) for r in bin_indices(t, n_bins=n_bins).tolist()]
+        assert value == pytest.approx(_brute_label_information(cells, y.tolist()), abs=1e-12)
+        h_y = _brute_label_information(y.tolist(), y.tolist())
+        assert -1e-12 <= value <= min(binned_entropy(t, n_bins=n_bins), h_y) + 1e-12
+    assert binned_label_information(t, y, n_bins=1) == 0.0
+    assert binned_label_information(t, y.numpy(), n_bins=4, unit="bits") == pytest.approx(
+        binned_label_information(t, y, n_bins=4) / math.log(2), rel=1e-12)
+
+
+def test_binned_label_information_bad_labels():
+    from infoflow_core.binning import binned_label_information
+    t = torch.zeros(4, 2)
+    for bad in (torch.zeros(3, dtype=torch.long), torch.zeros(4), torch.zeros(4, dtype=torch.bool), [0, 1, 0, 1]):
+        with pytest.raises(ValueError, match="labels"):
+            binned_label_information(t, bad, n_bins=2)
