@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     name, beta, p = VARIANTS[args.variant]
     seed_value = c.seed * 1000 + 1
     net = MnistCNN(beta, p, batch_norm=c.batch_norm, generator=torch.Generator().manual_seed(seed_value),
-                   dropout_placement=c.dropout_placement)
+                   dropout_placement=c.dropout_placement, dense2=c.dense2)
     stack = StackedMnistCNN.from_models([net])
     opt = torch.optim.SGD(stack.parameters(), lr=c.lr, momentum=c.momentum)
     order = torch.Generator().manual_seed(seed_value + 7919)

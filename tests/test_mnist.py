@@ -404,12 +404,21 @@ def test_config_presets_are_the_previous_values():
         (640, 400, 250, 2, 2, (0, 1, 2))
     assert (book.n_train, book.n_val, book.n_analysis, book.epochs, book.n_seeds, book.fig8_epochs) == \
         (8000, 10000, 2000, 6, 3, (0, 1, 2, 6))
-    assert (full.n_train, full.n_analysis, full.epochs, full.n_seeds, full.models_per_stack, full.fig8_epochs) == \
-        (60000, 10000, 128, 8, 48, (0, 1, 32, 128))
-    for c in (quick, book, full):  # shared by every scale
+    for c in (quick, book):  # the stored book run's protocol
         assert (c.batch_size, c.lr, c.momentum, c.batch_norm, c.noisy_eval, c.dtype) == \
             (32, 5e-3, 0.9, True, True, "float32")
+        assert (c.lr_schedule, c.dropout_placement, c.analysis_bn) == ("constant", "before_pool", "as_trained")
+    for c in (quick, book, full):  # shared by every scale
         assert c.bin_sizes == (1e-4, 1e-3, 1e-2, 1e-1) and c.n_hist_bins == 100 and c.seed == 0
+    # The CPU protocol: all images, ≥ 3 seeds, a schedule, Fig. 8 at 0, 1, E/4, E.
+    assert (full.n_train, full.n_val, full.n_analysis, full.n_seeds, full.epochs) == \
+        (60000, 10000, 10000, 3, exp.FULL_EPOCHS)
+    assert (full.batch_size, full.lr, full.lr_schedule, full.dropout_placement, full.analysis_bn) == \
+        (64, 1e-2, "cosine", "after_pool", "recalibrated")
+    assert full.fig8_epochs == (0, 1, exp.FULL_EPOCHS // 4, exp.FULL_EPOCHS)
+    # The paper's protocol is one flag away: 8 seeds × 128 epochs, Fig. 8 at 0, 1, 32, 128.
+    paper = MnistConfig.for_scale("full", n_seeds=8, epochs=128)
+    assert (paper.n_seeds, paper.epochs, paper.fig8_epochs) == (8, 128, (0, 1, 32, 128))
     assert "device" not in book.to_dict() and MnistConfig.from_dict(book.to_dict()) == book
     assert not hasattr(exp, "mnist_config") and not hasattr(exp, "main")
 
@@ -429,6 +438,9 @@ def test_config_presets_are_the_previous_values():
     ("fig8_epochs", (0, 3), r"fig8_epochs\[1\] must be an integer in \[0, epochs = 2\]"),
     ("fig8_epochs", (2, 1), "fig8_epochs must be increasing"),
     ("dtype", "float16", "dtype must be 'float32' or 'float64'"),
+    ("lr_schedule", "step", "lr_schedule must be one of"),
+    ("dropout_placement", "between", "dropout_placement must be one of"),
+    ("analysis_bn", "yes", "analysis_bn must be one of"),
 ])
 def test_config_checks_name_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -456,11 +468,20 @@ def test_stored_book_run_loads_with_the_numbers_of_the_old_run(monkeypatch):
     assert rows["Noisy (β = 0.5)"]["mean_noise_off"] == 1343.0
     assert rows["Dropout (p = 0.2)"]["mean"] == 607.6666666666666
     assert rows["Dropout (p = 0.2)"]["mean_bn_recalibrated"] == 230.0
-    assert r.slope_summary()[0] == {"bin_size": 0.0001, "mean": 0.0009510375479524348,
-                                    "std": 0.007677034468422741, "fraction_negative": 0.4609375}
+    first = r.slope_summary()[0]
+    assert {k: first[k] for k in ("bin_size", "mean", "std", "fraction_negative")} == {
+        "bin_size": 0.0001, "mean": 0.0009510375479524348, "std": 0.007677034468422741, "fraction_negative": 0.4609375}
+    # The added spread, against numpy on the stored slopes; per-seed errors as stored.
+    assert first["q10"] == np.quantile(r.slopes[0], 0.1) and first["median"] == np.median(r.slopes[0])
+    assert r.errors_per_seed()["Noisy (β = 0.5)"]["noise_off"] == [1463.0, 1885.0, 681.0]
+    assert r.errors_per_seed()["Noisy (β = 0.5)"]["noise_on"] == r.errors[4].tolist()
+    assert np.isnan(r.dropout_pool_means).all()  # not measured by the old code
+    np.testing.assert_allclose(r.two_bin_ceiling(), [math.log(2000)] * 3 + [10 * math.log(2)], rtol=1e-15)
+    assert (r.two_bin_entropy <= r.two_bin_ceiling() + 1e-12).all()
     assert r.timings["train_s"] == 1275.14
     summary = json.loads((STORED / "mnist" / "book" / "summary.json").read_text())
-    assert summary["experiment"] == "mnist" and "migrated" in summary
+    assert summary["experiment"] == "mnist" and "migrated" in summary and "migrated_fields" in summary
+    assert summary["errors_per_seed"] == r.errors_per_seed()
     assert summary["config_hash"] == MnistConfig.for_scale("book").hash
     assert summary["table1"] == r.table1() and summary["slopes"] == r.slope_summary()
     assert "book scale: 3 seeds × 6 variants" in r.describe() and "stored run" in r.describe()
@@ -585,7 +606,7 @@ def test_cli_writes_summary_and_rejects_bad_arguments(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- resuming
 
-FULL_LIKE = dict(lr_schedule="cosine", dropout_placement="after_pool", analysis_bn="recalibrated")
+FULL_LIKE = dict(lr_schedule="cosine", dropout_placement="after_pool", analysis_bn="recalibrated", dense2=16)
 
 
 @pytest.mark.parametrize("options", [{}, FULL_LIKE], ids=["book-options", "full-options"])
@@ -644,3 +665,120 @@ def test_run_mnist_interrupted_mid_epoch_resumes_bit_for_bit(tmp_path, monkeypat
     # Checkpoints of another configuration are refused.
     with pytest.raises(ValueError, match="config hash"):
         Checkpoints(tmp_path / "ck", config.replace(epochs=4, fig8_epochs=()))
+
+
+# ----------------------------------------------------------------------------- dropout and pooling
+
+def test_expected_max_inverted_dropout_against_formula_and_monte_carlo():
+    from infoflow_core.models.mnist import expected_max_inverted_dropout
+
+    # Four values at -0.5, p = 0.2: all kept (0.8^4) gives -0.625, else a 0 wins.
+    assert float(expected_max_inverted_dropout(torch.full((4,), -0.5), 0.2)) == pytest.approx(0.8 ** 4 * -0.625,
+                                                                                               abs=1e-15)
+    # One value: E = (1 - p) v / (1 - p) + p · 0 = v (inverted dropout keeps the mean).
+    v = torch.tensor([[0.3], [-0.7]])
+    torch.testing.assert_close(expected_max_inverted_dropout(v, 0.2), torch.tensor([0.3, -0.7], dtype=torch.float64))
+    assert torch.equal(expected_max_inverted_dropout(torch.tensor([0.1, -0.2, 0.5]), 0.0),
+                       torch.tensor(0.5, dtype=torch.float64))
+    # Monte Carlo on random windows: 200,000 masks, standard error < 0.002 for |values| <= 1.25.
+    g = torch.Generator().manual_seed(0)
+    w = torch.rand(6, 4, generator=g, dtype=torch.float64) * 2 - 1  # (6, 4)
+    masks = torch.rand(200000, 6, 4, generator=g, dtype=torch.float64) < 0.8
+    mc = (w * masks / 0.8).amax(-1).mean(0)  # (6,)
+    torch.testing.assert_close(expected_max_inverted_dropout(w, 0.2), mc, rtol=0, atol=0.01)
+    with pytest.raises(ValueError, match="p must be in"):
+        expected_max_inverted_dropout(w, 1.0)
+    with pytest.raises(ValueError, match="values must have shape"):
+        expected_max_inverted_dropout(torch.tensor(1.0), 0.2)
+
+
+def test_dropout_pool_means_against_sampled_dropout():
+    """The exact expectation of the max-pooled, dropped-out activations of a network
+    equals the average over sampled dropout masks (the model's own nn.Dropout before
+    its own max-pooling), block 1, within the Monte Carlo error."""
+    g = torch.Generator().manual_seed(3)
+    net = MnistCNN(p=0.2, generator=g).eval()
+    x = torch.rand(8, 28, 28, generator=g)
+    means = exp.dropout_pool_means(net, x)
+    assert means.shape == (2, 2)
+    with torch.no_grad():
+        h = torch.tanh(net.bn1(net.conv1(x[:, None])))  # (8, 16, 28, 28)
+        torch.manual_seed(0)  # nn.Dropout draws from the global generator; seeded for the test only
+        sampled = torch.stack([F.max_pool2d(F.dropout(h, 0.2, training=True), 2).mean() for _ in range(400)])
+    assert abs(float(sampled.mean()) - means[0, 1]) < 4 * float(sampled.std()) / math.sqrt(400) + 1e-4
+    assert float(F.max_pool2d(h, 2).mean()) == pytest.approx(means[0, 0], abs=1e-6)
+    # tanh outputs: dropout before the max moves the pooled mean (here up, towards 0 or beyond).
+    assert (means[:, 1] != means[:, 0]).all()
+    with pytest.raises(ValueError, match="p must be in"):
+        exp.dropout_pool_means(MnistCNN(), x)
+
+
+def test_dropout_after_pooling_keeps_the_pooled_mean_and_stacks_like_the_model():
+    g = torch.Generator().manual_seed(4)
+    net = MnistCNN(p=0.2, generator=g, dropout_placement="after_pool")
+    x = torch.rand(6, 28, 28, generator=g)
+    # Eval: identical to the same weights with dropout before pooling (dropout is off).
+    before = MnistCNN(p=0.2, dropout_placement="before_pool")
+    before.load_state_dict(net.state_dict())
+    torch.testing.assert_close(net.eval()(x), before.eval()(x), rtol=0, atol=0)
+    # Training: T_1 is max-pooled tanh values with whole pooled units dropped (0) or scaled by 1/0.8.
+    net.train()
+    torch.manual_seed(1)
+    t1 = net.representations(x)[0].reshape(6, 16, 14, 14)
+    with torch.no_grad():
+        pooled = F.max_pool2d(torch.tanh(net.bn1(net.conv1(x[:, None]))), 2)
+    kept = t1 != 0
+    torch.testing.assert_close(t1[kept], (pooled / 0.8)[kept], rtol=1e-6, atol=1e-6)
+    assert 0.7 < float(kept.double().mean()) < 0.9
+    # The stack of one such model computes what the model computes (eval).
+    stack = StackedMnistCNN.from_models([net.eval()])
+    assert stack.dropout_placement == "after_pool" and stack.model(0).dropout_placement == "after_pool"
+    torch.testing.assert_close(stack.eval()(x)[:, 0], net(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="dropout_placement must be one of"):
+        MnistCNN(dropout_placement="middle")
+    with pytest.raises(ValueError, match="same dropout_placement"):
+        StackedMnistCNN.from_models([MnistCNN(), MnistCNN(dropout_placement="after_pool")])
+
+
+def test_lr_schedule_and_fig8_default():
+    c = MnistConfig.for_scale("quick", epochs=8, lr_schedule="cosine")
+    lrs = np.array([c.lr_at(e) for e in range(1, 9)])
+    np.testing.assert_allclose(lrs, c.lr * (1 + np.cos(np.pi * np.arange(8) / 8)) / 2, rtol=1e-15)
+    assert lrs[0] == c.lr and (np.diff(lrs) < 0).all() and lrs[-1] > 0
+    constant = MnistConfig.for_scale("quick")
+    assert [constant.lr_at(e) for e in (1, 2)] == [constant.lr, constant.lr]
+    with pytest.raises(ValueError, match=r"epoch must be an integer in \[1, epochs = 8\]"):
+        c.lr_at(9)
+    assert exp.fig8_default(128) == (0, 1, 32, 128) and exp.fig8_default(1) == (0, 1)
+    assert MnistConfig.for_scale("quick", fig8_epochs=()).fig8_epochs == (0, 1, 2)
+    with pytest.raises(ValueError, match="analysis_bn must be 'as_trained' when batch_norm is False"):
+        MnistConfig.for_scale("quick", batch_norm=False, analysis_bn="recalibrated")
+
+
+def test_second_dense_layer_stacks_like_the_models_and_is_t4():
+    """dense2 > 0: T_4 is a tanh layer of dense2 units (two-bin ceiling d ln 2 ≥ ln n for
+    d ≥ 14 and n ≤ 10,000); the stack computes what its models compute; the models
+    are initialised from one generator in layer order (conv1, conv2, fc1, fch, fc2)."""
+    from infoflow_core.models.mnist import layer_dims
+
+    g = torch.Generator().manual_seed(6)
+    models = [MnistCNN(0.0, 0.0, dense2=16, generator=g), MnistCNN(0.0, 0.2, dense2=16, generator=g)]
+    x = torch.rand(5, 28, 28, generator=g)
+    stack = StackedMnistCNN.from_models(models).eval()
+    reps = stack.representations(x)
+    assert [tuple(r.shape) for r in reps] == [(5, 2, d) for d in layer_dims(16)]
+    for m, net in enumerate(models):
+        net.eval()
+        for r_stack, r_net in zip(reps, net.representations(x)):
+            torch.testing.assert_close(r_stack[:, m], r_net, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(stack(x)[:, m], net(x), rtol=1e-5, atol=1e-6)
+        assert reps[3][:, m].abs().max() <= 1  # a tanh layer, not logits
+        back = stack.model(m)
+        assert back.dense2 == 16 and torch.equal(back.fch.weight, net.fch.weight)
+    direct = StackedMnistCNN([0.0, 0.0], [0.0, 0.2], dense2=16, generator=torch.Generator().manual_seed(6))
+    assert torch.equal(direct.fch_weight, stack.fch_weight) and torch.equal(direct.fc2_weight, stack.fc2_weight)
+    assert 14 * math.log(2) > math.log(10000) > 10 * math.log(2)
+    with pytest.raises(ValueError, match="dense2 must be an integer >= 0"):
+        MnistCNN(dense2=-1)
+    with pytest.raises(ValueError, match="dense2 must be an integer >= 0"):
+        MnistConfig.for_scale("quick", dense2=1.5)

@@ -13,6 +13,13 @@ the project's notes, with batch norm)::
 is inverted dropout with probability ``p``; the deterministic model has neither.
 Weights are Xavier-uniform, biases zero.
 
+With ``dense2 = k > 0`` a second dense hidden layer ``linear 128→k ─ BN ─ tanh ─
+noise|dropout`` becomes T_4 and the logits (``linear k→10``) are no longer one of the
+four measured layers. The reason is the paper's Fig. 7: with two bins per unit a layer
+of d units carries at most d ln 2 nats, so 10 logits stay ≤ ln 1024 = 6.93 nats, yet the
+paper's four layers all sit near ln 10,000 = 9.21 nats: its fourth layer has ≥ 14 units
+(2¹⁴ > 10,000), a hidden layer before the output. :func:`layer_dims` gives the widths.
+
 Where dropout sits in the two convolutional blocks is a choice
 (``dropout_placement``): ``"before_pool"`` (the layout above, the lead's) or
 ``"after_pool"`` (``tanh ─ max-pool 2 ─ dropout``). Inverted dropout keeps the mean of
@@ -44,13 +51,31 @@ from torch import nn
 from .._validation import check_beta, check_positive_int
 from ..noise import GaussianNoise
 
-__all__ = ["MnistCNN", "StackedMnistCNN", "LAYER_DIMS", "LAYER_NAMES", "DROPOUT_PLACEMENTS",
+__all__ = ["MnistCNN", "StackedMnistCNN", "LAYER_DIMS", "LAYER_NAMES", "DROPOUT_PLACEMENTS", "layer_dims",
            "expected_max_inverted_dropout"]
 
 #: Width of each representation T_1 … T_4 (flattened).
 LAYER_DIMS = (16 * 14 * 14, 32 * 7 * 7, 128, 10)
 #: Short names of the representations, in order.
 LAYER_NAMES = ("T1 (conv 1)", "T2 (conv 2)", "T3 (dense)", "T4 (logits)")
+
+
+def layer_dims(dense2: int = 0) -> tuple:
+    """Widths of the four measured layers T_1 … T_4: T_4 is the 10 logits, or the second
+    dense hidden layer of ``dense2`` units when ``dense2 > 0``.
+
+    >>> layer_dims(), layer_dims(64)
+    ((3136, 1568, 128, 10), (3136, 1568, 128, 64))
+    """
+    return LAYER_DIMS[:3] + (dense2 if dense2 else 10,)
+
+
+def _check_dense2(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"dense2 must be an integer >= 0 (0: no second dense layer), got {value!r}")
+    return value
+
+
 #: Where dropout sits in the convolutional blocks: before or after the max-pooling.
 DROPOUT_PLACEMENTS = ("before_pool", "after_pool")
 
@@ -139,6 +164,9 @@ class MnistCNN(nn.Module):
     dropout_placement : {"before_pool", "after_pool"}
         Dropout in the convolutional blocks before (default) or after the max-pooling
         (see the module's docstring). Noise always comes before the pooling.
+    dense2 : int
+        Units of a second dense hidden layer (T_4) before the output; 0 (default): none,
+        T_4 is the logits.
 
     Shape
     -----
@@ -152,9 +180,11 @@ class MnistCNN(nn.Module):
     """
 
     def __init__(self, beta: float = 0.0, p: float = 0.0, *, batch_norm: bool = True,
-                 generator: torch.Generator | None = None, dropout_placement: str = "before_pool"):
+                 generator: torch.Generator | None = None, dropout_placement: str = "before_pool",
+                 dense2: int = 0):
         super().__init__()
         self.dropout_placement = _check_placement(dropout_placement)
+        self.dense2 = _check_dense2(dense2)
         self.beta = check_beta(beta, "beta", allow_zero=True)
         self.p = _check_p(p)
         if self.beta > 0 and self.p > 0:
@@ -163,7 +193,9 @@ class MnistCNN(nn.Module):
         self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
         self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
         self.fc1 = nn.Linear(32 * 7 * 7, 128)
-        self.fc2 = nn.Linear(128, 10)
+        if dense2:
+            self.fch = nn.Linear(128, dense2)
+        self.fc2 = nn.Linear(dense2 or 128, 10)
         norm = (lambda c, two_d: (nn.BatchNorm2d(c) if two_d else nn.BatchNorm1d(c))) if batch_norm \
             else (lambda c, two_d: nn.Identity())
         self.bn1, self.bn2, self.bn3 = norm(16, True), norm(32, True), norm(128, False)
@@ -174,18 +206,22 @@ class MnistCNN(nn.Module):
             return GaussianNoise(self.beta, generator=generator)
 
         self.reg1, self.reg2, self.reg3 = regulariser(), regulariser(), regulariser()
+        if dense2:
+            self.bn4, self.reg4 = norm(dense2, False), regulariser()
+        hidden = [self.fch] if dense2 else []
         with torch.no_grad():
-            _init_weights_([self.conv1.weight, self.conv2.weight, self.fc1.weight, self.fc2.weight], generator)
-            for layer in (self.conv1, self.conv2, self.fc1, self.fc2):
+            _init_weights_([self.conv1.weight, self.conv2.weight, self.fc1.weight] + [h.weight for h in hidden]
+                           + [self.fc2.weight], generator)
+            for layer in [self.conv1, self.conv2, self.fc1] + hidden + [self.fc2]:
                 layer.bias.zero_()
 
     def extra_repr(self) -> str:
         after = ", dropout_placement='after_pool'" if self.dropout_placement == "after_pool" else ""
+        after += f", dense2={self.dense2}" if self.dense2 else ""
         return f"beta={self.beta}, p={self.p}, batch_norm={self.batch_norm}{after}"
 
-    def representations(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """``[T_1, T_2, T_3, T_4]``, each flattened to ``(n, d_ℓ)`` (dims :data:`LAYER_DIMS`),
-        in the module's current mode (noise/dropout on in training mode only)."""
+    def _layers_and_logits(self, x: torch.Tensor) -> tuple:
+        """``([T_1, T_2, T_3, T_4], logits)`` in the module's current mode."""
         if x.dim() == 3:
             x = x.unsqueeze(1)  # (n, 1, 28, 28)
         if self.p > 0 and self.dropout_placement == "after_pool":
@@ -195,11 +231,20 @@ class MnistCNN(nn.Module):
             t1 = F.max_pool2d(self.reg1(torch.tanh(self.bn1(self.conv1(x)))), 2)  # (n, 16, 14, 14)
             t2 = F.max_pool2d(self.reg2(torch.tanh(self.bn2(self.conv2(t1)))), 2)  # (n, 32, 7, 7)
         t3 = self.reg3(torch.tanh(self.bn3(self.fc1(t2.flatten(1)))))  # (n, 128)
-        t4 = self.fc2(t3)  # (n, 10)
-        return [t1.flatten(1), t2.flatten(1), t3, t4]
+        if self.dense2:
+            t4 = self.reg4(torch.tanh(self.bn4(self.fch(t3))))  # (n, dense2)
+            logits = self.fc2(t4)  # (n, 10)
+        else:
+            t4 = logits = self.fc2(t3)  # (n, 10)
+        return [t1.flatten(1), t2.flatten(1), t3, t4], logits
+
+    def representations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """``[T_1, T_2, T_3, T_4]``, each flattened to ``(n, d_ℓ)`` (dims :func:`layer_dims`),
+        in the module's current mode (noise/dropout on in training mode only)."""
+        return self._layers_and_logits(x)[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.representations(x)[-1]
+        return self._layers_and_logits(x)[1]
 
 
 class StackedMnistCNN(nn.Module):
@@ -223,6 +268,8 @@ class StackedMnistCNN(nn.Module):
         :class:`MnistCNN` built one after the other from one generator seeded ``s``.
     dropout_placement : {"before_pool", "after_pool"}
         As in :class:`MnistCNN`, for every model of the stack.
+    dense2 : int
+        As in :class:`MnistCNN`: units of the second dense hidden layer (0: none).
 
     Shape
     -----
@@ -238,9 +285,10 @@ class StackedMnistCNN(nn.Module):
 
     def __init__(self, betas: Sequence[float], ps: Sequence[float] | None = None, *,
                  batch_norm: bool = True, generator: torch.Generator | None = None,
-                 dropout_placement: str = "before_pool"):
+                 dropout_placement: str = "before_pool", dense2: int = 0):
         super().__init__()
         self.dropout_placement = _check_placement(dropout_placement)
+        self.dense2 = h2 = _check_dense2(dense2)
         betas = [check_beta(b, f"betas[{i}]", allow_zero=True) for i, b in enumerate(betas)]
         m = check_positive_int(len(betas), "len(betas)")
         ps = [0.0] * m if ps is None else [_check_p(p, f"ps[{i}]") for i, p in enumerate(ps)]
@@ -254,18 +302,26 @@ class StackedMnistCNN(nn.Module):
         self.conv2 = nn.Conv2d(16 * m, 32 * m, 5, padding=2, groups=m)
         self.fc1_weight = nn.Parameter(torch.empty(m, 128, 32 * 7 * 7))  # (M, 128, 1568)
         self.fc1_bias = nn.Parameter(torch.zeros(m, 128))
-        self.fc2_weight = nn.Parameter(torch.empty(m, 10, 128))  # (M, 10, 128)
+        if h2:
+            self.fch_weight = nn.Parameter(torch.empty(m, h2, 128))  # (M, dense2, 128)
+            self.fch_bias = nn.Parameter(torch.zeros(m, h2))
+        self.fc2_weight = nn.Parameter(torch.empty(m, 10, h2 or 128))  # (M, 10, dense2 or 128)
         self.fc2_bias = nn.Parameter(torch.zeros(m, 10))
         with torch.no_grad():
             for k in range(m):  # per-model slices: the fans of one model's layers
+                hidden = [self.fch_weight[k]] if h2 else []
                 _init_weights_([self.conv1.weight[16 * k:16 * (k + 1)], self.conv2.weight[32 * k:32 * (k + 1)],
-                                self.fc1_weight[k], self.fc2_weight[k]], generator)
+                                self.fc1_weight[k]] + hidden + [self.fc2_weight[k]], generator)
             self.conv1.bias.zero_()
             self.conv2.bias.zero_()
         if batch_norm:
             self.bn1, self.bn2, self.bn3 = nn.BatchNorm2d(16 * m), nn.BatchNorm2d(32 * m), nn.BatchNorm1d(128 * m)
+            if h2:
+                self.bn4 = nn.BatchNorm1d(h2 * m)
         else:
             self.bn1 = self.bn2 = self.bn3 = nn.Identity()
+            if h2:
+                self.bn4 = nn.Identity()
         #: While True, Gaussian noise is added in eval mode as well (dropout stays off).
         self.noisy_eval = False
         #: While False, dropout is off even in training mode (used to re-estimate batch norm).
@@ -279,13 +335,15 @@ class StackedMnistCNN(nn.Module):
         bn = models[0].batch_norm
         if any(mdl.batch_norm != bn for mdl in models):
             raise ValueError("models must all use batch norm or all not")
-        placement = models[0].dropout_placement
+        placement, h2 = models[0].dropout_placement, models[0].dense2
         if any(mdl.dropout_placement != placement for mdl in models):
             raise ValueError("models must all have the same dropout_placement")
+        if any(mdl.dense2 != h2 for mdl in models):
+            raise ValueError("models must all have the same dense2")
         first = next(models[0].parameters())
         # every parameter is overwritten below; a fixed generator keeps the global RNG untouched
         stack = cls([mdl.beta for mdl in models], [mdl.p for mdl in models], batch_norm=bn,
-                    generator=torch.Generator().manual_seed(0), dropout_placement=placement)
+                    generator=torch.Generator().manual_seed(0), dropout_placement=placement, dense2=h2)
         stack = stack.to(device=first.device, dtype=first.dtype)
         with torch.no_grad():
             stack.conv1.weight.copy_(torch.cat([mdl.conv1.weight for mdl in models]))  # (16M, 1, 5, 5)
@@ -294,10 +352,13 @@ class StackedMnistCNN(nn.Module):
             stack.conv2.bias.copy_(torch.cat([mdl.conv2.bias for mdl in models]))
             stack.fc1_weight.copy_(torch.stack([mdl.fc1.weight for mdl in models]))  # (M, 128, 1568)
             stack.fc1_bias.copy_(torch.stack([mdl.fc1.bias for mdl in models]))
-            stack.fc2_weight.copy_(torch.stack([mdl.fc2.weight for mdl in models]))  # (M, 10, 128)
+            stack.fc2_weight.copy_(torch.stack([mdl.fc2.weight for mdl in models]))  # (M, 10, dense2 or 128)
             stack.fc2_bias.copy_(torch.stack([mdl.fc2.bias for mdl in models]))
+            if h2:
+                stack.fch_weight.copy_(torch.stack([mdl.fch.weight for mdl in models]))  # (M, dense2, 128)
+                stack.fch_bias.copy_(torch.stack([mdl.fch.bias for mdl in models]))
             if bn:
-                for name in ("bn1", "bn2", "bn3"):
+                for name in ("bn1", "bn2", "bn3") + (("bn4",) if h2 else ()):
                     dst = getattr(stack, name)
                     srcs = [getattr(mdl, name) for mdl in models]
                     for attr in ("weight", "bias", "running_mean", "running_var"):
@@ -311,7 +372,7 @@ class StackedMnistCNN(nn.Module):
             raise ValueError(f"m must be an integer in [0, {self.n_models}), got {m!r}")
         ref = self.fc1_weight
         net = MnistCNN(float(self.betas[m]), float(self.ps[m]), batch_norm=self.batch_norm,
-                       dropout_placement=self.dropout_placement)
+                       dropout_placement=self.dropout_placement, dense2=self.dense2)
         net = net.to(device=ref.device, dtype=ref.dtype)
         with torch.no_grad():
             net.conv1.weight.copy_(self.conv1.weight[16 * m:16 * (m + 1)])
@@ -320,8 +381,10 @@ class StackedMnistCNN(nn.Module):
             net.conv2.bias.copy_(self.conv2.bias[32 * m:32 * (m + 1)])
             net.fc1.weight.copy_(self.fc1_weight[m]), net.fc1.bias.copy_(self.fc1_bias[m])
             net.fc2.weight.copy_(self.fc2_weight[m]), net.fc2.bias.copy_(self.fc2_bias[m])
+            if self.dense2:
+                net.fch.weight.copy_(self.fch_weight[m]), net.fch.bias.copy_(self.fch_bias[m])
             if self.batch_norm:
-                for name, c in (("bn1", 16), ("bn2", 32), ("bn3", 128)):
+                for name, c in (("bn1", 16), ("bn2", 32), ("bn3", 128)) + ((("bn4", self.dense2),) if self.dense2 else ()):
                     src, dst = getattr(self, name), getattr(net, name)
                     for attr in ("weight", "bias", "running_mean", "running_var"):
                         getattr(dst, attr).copy_(getattr(src, attr)[c * m:c * (m + 1)])
@@ -344,7 +407,7 @@ class StackedMnistCNN(nn.Module):
         chunk_size = check_positive_int(chunk_size, "chunk_size")
         if not self.batch_norm:
             return self.eval()
-        norms = (self.bn1, self.bn2, self.bn3)
+        norms = (self.bn1, self.bn2, self.bn3) + ((self.bn4,) if self.dense2 else ())
         saved_momenta = [bn.momentum for bn in norms]
         for bn in norms:
             bn.reset_running_stats()
@@ -391,8 +454,10 @@ class StackedMnistCNN(nn.Module):
         pooled = F.max_pool2d(self._regularise(h, channels, generator, dropout=False), 2)
         return self._regularise(pooled, channels, generator, noise=False)
 
-    def representations(self, x: torch.Tensor, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        """``[T_1, T_2, T_3, T_4]`` of every model, each of shape ``(n, M, d_ℓ)``."""
+    def representations(self, x: torch.Tensor, generator: torch.Generator | None = None, *,
+                        _upto: int = 4) -> list[torch.Tensor]:
+        """``[T_1, T_2, T_3, T_4]`` of every model, each of shape ``(n, M, d_ℓ)``
+        (:func:`layer_dims`)."""
         m = self.n_models
         if x.dim() == 3:
             x = x.unsqueeze(1).expand(-1, m, -1, -1)  # (n, M, 28, 28)
@@ -405,8 +470,22 @@ class StackedMnistCNN(nn.Module):
         a3 = torch.einsum("nmi,moi->nmo", t2f, self.fc1_weight) + self.fc1_bias  # (n, M, 128)
         h = torch.tanh(self.bn3(a3.reshape(n, m * 128)))  # (n, 128M)
         t3 = self._regularise(h, 128, generator).reshape(n, m, 128)  # (n, M, 128)
-        t4 = torch.einsum("nmi,moi->nmo", t3, self.fc2_weight) + self.fc2_bias  # (n, M, 10)
-        return [t1.reshape(n, m, -1), t2f, t3, t4]
+        if _upto == 3:
+            return t3
+        return [t1.reshape(n, m, -1), t2f, t3, self._top(t3, generator)[0]]
+
+    def _top(self, t3: torch.Tensor, generator: torch.Generator | None) -> tuple:
+        """``(T_4, logits)`` from ``t3`` (n, M, 128): T_4 is the logits (n, M, 10) or the
+        second dense layer (n, M, dense2)."""
+        n, m = t3.shape[:2]
+        if not self.dense2:
+            t4 = torch.einsum("nmi,moi->nmo", t3, self.fc2_weight) + self.fc2_bias  # (n, M, 10)
+            return t4, t4
+        a4 = torch.einsum("nmi,moi->nmo", t3, self.fch_weight) + self.fch_bias  # (n, M, dense2)
+        h = torch.tanh(self.bn4(a4.reshape(n, m * self.dense2)))  # (n, dense2 M)
+        t4 = self._regularise(h, self.dense2, generator).reshape(n, m, self.dense2)  # (n, M, dense2)
+        return t4, torch.einsum("nmi,moi->nmo", t4, self.fc2_weight) + self.fc2_bias  # (n, M, 10)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.representations(x, generator)[-1]
+        t3 = self.representations(x, generator, _upto=3)
+        return self._top(t3, generator)[1]

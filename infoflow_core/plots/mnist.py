@@ -21,6 +21,13 @@ __all__ = ["plot_digits", "plot_table1", "plot_cosine_histograms", "plot_two_bin
            "plot_distance_histograms"]
 
 _LAYERS = ["layer 1 (conv)", "layer 2 (conv)", "layer 3 (dense)", "layer 4 (logits)"]
+
+
+def _layer_names(results) -> list:
+    """The four measured layers' names: layer 4 is the logits, or a dense layer when the
+    configuration has a second dense hidden layer (``dense2``)."""
+    dense2 = getattr(results.config, "dense2", 0)
+    return _LAYERS[:3] + ([f"layer 4 (dense, {dense2})"] if dense2 else _LAYERS[3:])
 _COLORS = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3"]
 
 
@@ -72,7 +79,7 @@ def plot_cosine_histograms(results) -> go.Figure:
     edges = np.asarray(results.cosine_edges)
     centers = 0.5 * (edges[1:] + edges[:-1])
     width = edges[1] - edges[0]
-    fig = make_subplots(rows=1, cols=4, subplot_titles=_LAYERS, shared_yaxes=False)
+    fig = make_subplots(rows=1, cols=4, subplot_titles=_layer_names(results), shared_yaxes=False)
     others = results.variants[1:]
     for v, name in enumerate(others):
         for ell in range(4):
@@ -98,7 +105,7 @@ def plot_two_bin_entropy(results) -> go.Figure:
     n = results.config.n_analysis
     fig = go.Figure()
     for ell in range(4):
-        fig.add_scatter(x=ep, y=results.two_bin_entropy[:, ell], mode="lines+markers", name=_LAYERS[ell],
+        fig.add_scatter(x=ep, y=results.two_bin_entropy[:, ell], mode="lines+markers", name=_layer_names(results)[ell],
                         line=dict(color=_COLORS[ell]))
     fig.add_scatter(x=[ep[0], ep[-1]], y=[math.log(n)] * 2, mode="lines", name=f"ln n = ln {n}",
                     line=dict(color="black", dash="dash"))
@@ -145,7 +152,7 @@ def plot_distance_histograms(results) -> go.Figure:
     step per epoch. Distances are RMS per unit (‖t_i − t_j‖ / sqrt(d)); each histogram
     is normalised to a density."""
     epochs = results.config.fig8_epochs
-    titles_sub = ["pixels"] + [name.replace(" (", "<br>(") for name in _LAYERS]  # two lines: narrow panels
+    titles_sub = ["pixels"] + [name.replace(" (", "<br>(") for name in _layer_names(results)]  # two lines: narrow panels
     fig = make_subplots(rows=1, cols=5, subplot_titles=titles_sub)
     for f, epoch in enumerate(epochs):
         for j in range(5):

@@ -5,6 +5,10 @@ Usage (from the repository root)::
 
     .venv/bin/python book/results/mnist/migrate_stored_run.py book/results/mnist/book
 
+Two steps, each done once: :func:`migrate` (the old format to the new one) and
+:func:`add_fields` (configuration fields added to :class:`MnistConfig` after the run
+was made, see :data:`NEW_FIELDS`).
+
 Before writing, it checks that the old configuration equals the code's preset of the
 same scale field by field (the old ``device`` field, which left the configuration, is
 ignored), that the arrays are exactly the new ``MnistResults.ARRAYS`` and that the
@@ -93,7 +97,78 @@ def migrate(folder: Path) -> None:
     print(f"{folder}: migrated; config hash {preset.hash}; {len(arrays)} arrays identical")
 
 
+#: Fields added to MnistConfig after the stored run, with the value that is exactly the
+#: old code's behaviour (the old code had no such choice): constant learning rate,
+#: dropout before the max-pooling, the analysis on the models as trained, no second
+#: dense layer (T_4 = the logits).
+NEW_FIELDS = {"lr_schedule": "constant", "dropout_placement": "before_pool", "analysis_bn": "as_trained", "dense2": 0}
+#: Summary keys computed from the arrays (rewritten); the rest (environment, timings) is kept.
+_DERIVED = ("table1", "errors_per_seed", "slopes", "two_bin_entropy_ceiling", "two_bin_ceiling_per_layer",
+            "dropout_pool_means")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def add_fields(folder: Path) -> None:
+    """Give a stored run the configuration fields of :data:`NEW_FIELDS` without touching
+    ``arrays.npz``: every stored field must equal the code's preset, every new field's
+    preset value must be the old behaviour; then ``config``, ``config_hash`` and the
+    summary keys derived from the arrays are rewritten, with a note in
+    ``migrated_fields``, and the folder is loaded back against the preset."""
+    summary_file, arrays_file = folder / "summary.json", folder / "arrays.npz"
+    old = json.loads(summary_file.read_text())
+    preset = MnistConfig.for_scale(old["config"].get("scale"))
+    want = preset.to_dict()
+    if old["config"] == want and old.get("config_hash") == preset.hash:
+        print(f"{folder}: configuration already has every field of the preset; nothing to do")
+        return
+    for name, value in old["config"].items():
+        if name not in want:
+            _fail(f"stored field {name} is not a field of MnistConfig")
+        if want[name] != value:
+            _fail(f"config field {name}: stored {value!r}, preset {want[name]!r}")
+        print(f"  config {name:<17} {value!r:<32} == preset")
+    for name in sorted(set(want) - set(old["config"])):
+        if name not in NEW_FIELDS:
+            _fail(f"preset field {name} is new but not in NEW_FIELDS (say which value is the old behaviour)")
+        if want[name] != NEW_FIELDS[name]:
+            _fail(f"new field {name}: preset {want[name]!r} is not the old behaviour {NEW_FIELDS[name]!r}")
+        print(f"  config {name:<17} {want[name]!r:<32} (new field; the old code's behaviour)")
+    digest = _sha256(arrays_file)
+    with np.load(arrays_file, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    provenance = Provenance(device=old["device"], wall_time_s=float(old["wall_time_s"]), date=old["date"],
+                            version=old["version"], torch=old["torch"], python=old["python"])
+    results = MnistResults.from_arrays(preset, arrays, old, provenance)
+    derived = results.summary()
+    if derived["table1"] != old["table1"]:
+        _fail("Table 1 recomputed from the arrays differs from the stored summary's")
+    new = dict(old)
+    new["config"], new["config_hash"] = want, preset.hash
+    for key in _DERIVED:
+        new[key] = derived[key]
+    new["migrated_fields"] = (
+        f"{_dt.date.today().isoformat()}: config fields {sorted(set(want) - set(old['config']))} added with the "
+        f"values that are the old code's behaviour ({', '.join(f'{k}={v!r}' for k, v in NEW_FIELDS.items())}), "
+        f"config_hash {old.get('config_hash')} -> {preset.hash}; summary keys {list(_DERIVED)} recomputed from "
+        "the unchanged arrays.npz; nothing recomputed by training")
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
+        f.write(json.dumps(new, indent=1) + "\n")
+    Path(f.name).replace(summary_file)
+    if _sha256(arrays_file) != digest:
+        _fail("arrays.npz changed (restore it from git)")
+    back = MnistResults.load(folder, expected_config=preset)
+    if back.table1() != old["table1"] or back.summary()["slopes"] != new["slopes"]:
+        _fail("the folder loads back with other numbers (restore it from git)")
+    print(f"{folder}: fields added; config hash {preset.hash}; arrays.npz byte-identical (sha256 {digest[:12]})")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         raise SystemExit(__doc__)
     migrate(Path(sys.argv[1]))
+    add_fields(Path(sys.argv[1]))
