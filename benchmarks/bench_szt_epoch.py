@@ -1,18 +1,25 @@
 """One measured epoch of the SZT experiment: I(X; T_ℓ) for the 5 hidden layers.
 
-The noisy tanh SZT network (widths 12-10-7-5-4-3-2, β = 0.005), untrained or
-briefly trained, all 4096 inputs, ``n_x`` noise realizations per input, and the
-SP estimator with ``n_mc`` samples for h(T_ℓ) and ``n_mc_given_x`` for each
+The noisy tanh SZT network (widths 12-10-7-5-4-3-2, β = 0.005), untrained, briefly
+trained, or the trained network of a stored run (``--results DIR``: the ``tanh``
+network of the stored SZT run in DIR, its final weights or those after
+``--epoch``), all 4096 inputs, ``n_x`` noise realizations per input, and the SP
+estimator with ``n_mc`` samples for h(T_ℓ) and ``n_mc_given_x`` for each
 h(T_ℓ | X = x). Times the sampling of representations and each layer's estimate,
-and prints a table. Only stable APIs are used: ``models.szt.SZTNet``,
-``data.szt.szt_data``, ``noise.sample_representations`` and
-``mutual_information.sp_mutual_information``.
+and prints a table. ``--variants`` compares, side by side on the same samples:
+
+* ``plain``: every layer with all n_x realizations, no control variate;
+* ``cv``: the own-component control variate (``control_variate=True``);
+* ``cv+collapse``: and layer 1's coinciding realizations collapsed to one (what
+  the experiment runs, ``experiments.szt.estimate_information``);
+* ``cv+collapse+TY``: and I(T_ℓ; Y) as the experiment measures it (sharing h(T_ℓ)).
 
 Usage::
 
     python benchmarks/bench_szt_epoch.py --device cuda --n-x 1000           # the paper's setting
     OMP_NUM_THREADS=1 python benchmarks/bench_szt_epoch.py --device cpu --n-x 100
-    python benchmarks/bench_szt_epoch.py --device cpu --n-x 100 300 --n-inputs 512
+    python benchmarks/bench_szt_epoch.py --device cpu --n-x 100 300 1000 --results book/results/szt/book \
+        --variants plain cv cv+collapse cv+collapse+TY                      # the issue-10 table
 
 Results: ``szt_epoch_<device>.{json,md}`` in ``--out-dir`` (default
 ``$OUT/benchmarks/results`` when ``$OUT`` is set, else ``benchmarks/results``).
@@ -34,7 +41,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from infoflow_core.models.szt import SZTNet  # noqa: E402
-from infoflow_core.mutual_information import sp_mutual_information  # noqa: E402
 from infoflow_core.noise import sample_representations  # noqa: E402
 
 
@@ -75,41 +81,74 @@ def train_briefly(net: SZTNet, x: torch.Tensor, y: torch.Tensor, epochs: int, se
         opt.step()
 
 
-def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor) -> dict:
-    g = torch.Generator(device=device).manual_seed(args.seed)
+def build_net(device: torch.device, args, x: torch.Tensor, y: torch.Tensor) -> tuple[SZTNet, str]:
+    """The network to measure and a line saying which it is."""
+    if args.results:
+        from infoflow_core.experiments.szt import SZTConfig, SZTResults
+        stored = SZTResults.load(args.results)
+        tanh = stored.networks["tanh"]
+        if args.epoch is None:
+            state, what = tanh.final_state, f"final (epoch {stored.config.n_epochs})"
+        else:
+            at = [int(e) for e in tanh.epochs].index(args.epoch)
+            state, what = {k: v[at] for k, v in tanh.epoch_states.items()}, f"epoch {args.epoch}"
+        net = SZTNet("tanh", tanh.config.beta, generator=torch.Generator(device=device).manual_seed(args.seed + 1))
+        net.load_state_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in state.items()})
+        return net.to(device), f"tanh network of {args.results}, {what}"
     net = SZTNet("tanh", args.beta, init_generator=torch.Generator().manual_seed(args.seed),
                  generator=torch.Generator(device=device).manual_seed(args.seed + 1), device=device)
     train_briefly(net, x, y, args.train_epochs, args.seed)
+    return net, f"tanh network, {args.train_epochs} full-batch SGD epochs"
+
+
+VARIANTS = ("plain", "cv", "cv+collapse", "cv+collapse+TY")
+
+
+def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, net: SZTNet) -> list[dict]:
+    from infoflow_core.experiments.szt import estimate_information, estimate_label_information
+
+    g = torch.Generator(device=device).manual_seed(args.seed)
     sync(device)
     t0 = time.perf_counter()
     samples = sample_representations(net, x, n_x, generator=g)  # 5 × (n_inputs, n_x, d_ℓ)
     sync(device)
     t_sample = time.perf_counter() - t0
-    layers = []
-    for ell, s in enumerate(samples, start=1):
-        t1 = time.perf_counter()
-        mi = sp_mutual_information(s, args.beta, n_mc=args.n_mc, n_mc_given_x=args.n_mc_given_x, generator=g)
-        sync(device)
-        sec = time.perf_counter() - t1
-        layers.append(dict(layer=ell, d=s.shape[-1], mi=mi.value, stderr=mi.stderr, h_t=mi.h_t,
-                           h_t_given_x=mi.h_t_given_x, seconds=sec))
-        print(f"  n_x={n_x:5d} layer {ell} (d={s.shape[-1]:2d}): I = {mi.value:8.4f} ± {mi.stderr:.4f} nats"
-              f"  ({sec:8.2f} s)", flush=True)
-    total = t_sample + sum(r["seconds"] for r in layers)
-    return dict(n_x=n_x, n_inputs=x.shape[0], sample_seconds=t_sample, total_seconds=total, layers=layers)
+    out = []
+    for variant in args.variants:
+        cv, collapse, ty = variant != "plain", "collapse" in variant, variant.endswith("TY")
+        layers = []
+        for ell, s in enumerate(samples, start=1):
+            t1 = time.perf_counter()
+            mi = estimate_information([s], net.beta, n_mc=args.n_mc, n_mc_given_x=args.n_mc_given_x, generator=g,
+                                      control_variate=cv, collapse=collapse)[0]
+            row = dict(layer=ell, d=s.shape[-1], mi=mi.value, stderr=mi.stderr, h_t=mi.h_t,
+                       h_t_given_x=mi.h_t_given_x)
+            if ty:
+                lab = estimate_label_information([s], y, net.beta, [mi], n_mc=args.n_mc, generator=g)[0]
+                row.update(mi_y=lab.value, mi_y_stderr=lab.stderr)
+            sync(device)
+            row["seconds"] = time.perf_counter() - t1
+            layers.append(row)
+            print(f"  n_x={n_x:5d} {variant:15s} layer {ell} (d={s.shape[-1]:2d}): I = {mi.value:8.4f} ± "
+                  f"{mi.stderr:.4f} nats  ({row['seconds']:8.2f} s)", flush=True)
+        total = t_sample + sum(r["seconds"] for r in layers)
+        out.append(dict(n_x=n_x, variant=variant, n_inputs=x.shape[0], sample_seconds=t_sample, total_seconds=total,
+                        max_stderr=max(r["stderr"] for r in layers), layers=layers))
+    return out
 
 
 def markdown(meta: dict, runs: list[dict]) -> str:
     lines = [f"# SZT measured epoch on {meta['device']}", "",
-             f"tanh SZT net, β = {meta['beta']}, {meta['train_epochs']} training epochs, inputs: {meta['inputs']}; "
+             f"{meta['network']}, inputs: {meta['inputs']}; "
              f"n_mc = {meta['n_mc']}, n_mc_given_x = {meta['n_mc_given_x']}; torch {meta['torch']}, "
-             f"{meta['date']}.", "",
-             "| n_x | inputs | sampling (s) | " + " | ".join(f"I(X;T_{k}) (s)" for k in range(1, 6)) + " | total (s) |",
-             "|---" * 9 + "|"]
+             f"{meta['date']}. Cells: I(X;T_ℓ) ± its Monte Carlo standard error, nats (seconds).", "",
+             "| n_x | variant | sampling (s) | " + " | ".join(f"I(X;T_{k}) (s)" for k in range(1, 6))
+             + " | max stderr | total (s) |",
+             "|---" * 10 + "|"]
     for r in runs:
-        cells = [f"{L['mi']:.3f} ± {L['stderr']:.3f} ({L['seconds']:.1f})" for L in r["layers"]]
-        lines.append(f"| {r['n_x']} | {r['n_inputs']} | {r['sample_seconds']:.2f} | " + " | ".join(cells)
-                     + f" | {r['total_seconds']:.1f} |")
+        cells = [f"{L['mi']:.3f} ± {L['stderr']:.4f} ({L['seconds']:.1f})" for L in r["layers"]]
+        lines.append(f"| {r['n_x']} | {r['variant']} | {r['sample_seconds']:.2f} | " + " | ".join(cells)
+                     + f" | {r['max_stderr']:.4f} | {r['total_seconds']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -122,6 +161,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n-mc-given-x", type=int, default=128)
     ap.add_argument("--beta", type=float, default=0.005)
     ap.add_argument("--train-epochs", type=int, default=0, help="full-batch SGD epochs before measuring")
+    ap.add_argument("--results", default=None, help="stored SZT run folder: measure its trained tanh network")
+    ap.add_argument("--epoch", type=int, default=None, help="with --results: a measured epoch (default: final)")
+    ap.add_argument("--variants", nargs="+", default=["cv+collapse"], choices=VARIANTS)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out-dir", type=Path, default=None)
     ap.add_argument("--tag", default="")
@@ -134,9 +176,11 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         from infoflow_core._kernels import triton_self_check
         print(f"triton kernel used by method='auto': {triton_self_check(device)}", flush=True)
-    runs = [run(device, n_x, args, x, y) for n_x in args.n_x]
-    meta = dict(device=name, torch=torch.__version__, beta=args.beta, n_mc=args.n_mc, n_mc_given_x=args.n_mc_given_x,
-                train_epochs=args.train_epochs, inputs=source, platform=platform.platform(),
+    net, network = build_net(device, args, x, y)
+    print(network, flush=True)
+    runs = [r for n_x in args.n_x for r in run(device, n_x, args, x, y, net)]
+    meta = dict(device=name, torch=torch.__version__, beta=net.beta, n_mc=args.n_mc, n_mc_given_x=args.n_mc_given_x,
+                train_epochs=args.train_epochs, network=network, inputs=source, platform=platform.platform(),
                 date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     md = markdown(meta, runs)
     print(md)

@@ -24,7 +24,8 @@ from ._render import slider, slider_steps
 
 __all__ = [
     "plot_information", "plot_layer_scatter", "plot_distance_histograms", "plot_binning",
-    "plot_hbin_vs_information", "plot_dpi_realizations", "plot_layer_comparison",
+    "plot_hbin_vs_information", "plot_dpi_realizations", "plot_layer_comparison", "plot_information_plane",
+    "plot_binned_information_plane",
 ]
 
 _LAYER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
@@ -210,4 +211,90 @@ def plot_layer_comparison(results: dict, *, layer: int = 5) -> go.Figure:
     fig.update_layout(title={"text": f"I(X; T<sub>{layer}</sub>) in each network"}, height=520,
                       xaxis={"type": "log", "title": "epoch"}, yaxis={"title": f"I(X; T<sub>{layer}</sub>) [nats]"},
                       legend={"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top"}, margin={"b": 140})
+    return fig
+
+
+def _epoch_colorbar(show: bool) -> dict:
+    return {"title": "log₁₀ epoch"} if show else {}
+
+
+def plot_information_plane(results: dict, *, h_y: float | None = None) -> go.Figure:
+    """The information plane of the noisy networks: I(X; T_ℓ) (x) against I(T_ℓ; Y) (y)
+    over the measured epochs, one panel per network, one trajectory per layer (line in
+    the layer's colour, markers coloured by log₁₀ epoch, ±2 standard errors on both
+    axes). Both axes are SP estimates of the noisy network's informations.
+
+    Parameters
+    ----------
+    results : dict of str to NetworkResults
+        Networks with ``mi_y`` (e.g. ``SZTResults.networks``), at most four.
+    h_y : float, optional
+        H(Y) in nats, drawn as a dashed line (the ceiling of I(T; Y)).
+    """
+    names = list(results)
+    if not 1 <= len(names) <= 4:
+        raise ValueError(f"results must hold 1 to 4 networks, got {len(names)}")
+    cols = min(2, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[_NAMES.get(n, n) for n in names],
+                        horizontal_spacing=0.08, vertical_spacing=0.12)
+    lo = min(float(r.mi_y.min()) for r in results.values())
+    for j, name in enumerate(names):
+        r = results[name]
+        row, col = j // cols + 1, j % cols + 1
+        for k in range(r.n_layers):
+            color = _LAYER_COLORS[k % len(_LAYER_COLORS)]
+            fig.add_trace(go.Scatter(
+                x=r.mi[:, k], y=r.mi_y[:, k], mode="lines+markers", name=f"T{k + 1}", legendgroup=f"T{k + 1}",
+                showlegend=j == 0, line={"color": color, "width": 1},
+                marker={"size": 6, "color": np.log10(r.epochs), "colorscale": "Viridis", "cmin": 0,
+                        "cmax": math.log10(max(int(r.epochs[-1]), 10)),
+                        "showscale": j == 0 and k == 0, "colorbar": _epoch_colorbar(j == 0 and k == 0),
+                        "line": {"color": color, "width": 1}},
+                error_x={"type": "data", "array": 2 * r.mi_stderr[:, k], "thickness": 1, "width": 0},
+                error_y={"type": "data", "array": 2 * r.mi_y_stderr[:, k], "thickness": 1, "width": 0},
+                text=[f"T{k + 1}, epoch {e}" for e in r.epochs], hoverinfo="text+x+y"), row=row, col=col)
+        if h_y is not None:
+            fig.add_hline(y=h_y, line={"dash": "dash", "color": "lightgray", "width": 1}, row=row, col=col)
+    fig.update_xaxes(title_text="I(X; T<sub>ℓ</sub>) [nats]")
+    fig.update_yaxes(title_text="I(T<sub>ℓ</sub>; Y) [nats]", range=[max(0.0, lo - 0.05), 0.72], col=1)
+    fig.update_yaxes(range=[max(0.0, lo - 0.05), 0.72])
+    fig.update_layout(height=380 * rows + 80, title={"text": "The information plane of the noisy networks (SP estimates)"},
+                      legend={"orientation": "h", "x": 0, "y": -0.08, "yanchor": "top"}, margin={"b": 80})
+    return fig
+
+
+def plot_binned_information_plane(binning) -> go.Figure:
+    """The binned information plane of the deterministic network, as Shwartz-Ziv &
+    Tishby draw it: I(X; Bin(T_ℓ)) = H(Bin(T_ℓ)) (x) against I(Bin(T_ℓ); Y) (y) over
+    the measured epochs, one trajectory per layer (markers coloured by log₁₀ epoch),
+    with a slider over the bin size: the picture, "compression" included, is a
+    property of the bin size, not of the network.
+
+    Parameters
+    ----------
+    binning : DeterministicResults
+        With ``h_bin_y``.
+    """
+    hx, hy = binning.h_bin, binning.h_bin_y  # (E, K, L)
+    n_e, n_k, n_l = hx.shape
+    cmax = math.log10(max(int(binning.epochs[-1]), 10))
+    fig = go.Figure()
+    for j in range(n_k):
+        for k in range(n_l):
+            color = _LAYER_COLORS[k % len(_LAYER_COLORS)]
+            fig.add_trace(go.Scatter(
+                x=hx[:, j, k], y=hy[:, j, k], mode="lines+markers", name=f"T{k + 1}", visible=(j == 0),
+                line={"color": color, "width": 1},
+                marker={"size": 6, "color": np.log10(binning.epochs), "colorscale": "Viridis", "cmin": 0, "cmax": cmax,
+                        "showscale": k == 0, "colorbar": _epoch_colorbar(k == 0), "line": {"color": color, "width": 1}},
+                text=[f"T{k + 1}, epoch {e}" for e in binning.epochs], hoverinfo="text+x+y"))
+    labels = [f"{b:g}" for b in binning.bin_sizes]
+    titles = [f"Deterministic network (β = 0), binned plane, bin size {b}" for b in labels]
+    fig.add_vline(x=_LN_4096, line={"dash": "dash", "color": "gray", "width": 1})
+    fig.update_layout(title={"text": titles[0]}, height=480,
+                      xaxis={"title": "I(X; Bin(T<sub>ℓ</sub>)) = H(Bin(T<sub>ℓ</sub>)) [nats]", "range": [0, 8.6]},
+                      yaxis={"title": "I(Bin(T<sub>ℓ</sub>); Y) [nats]", "range": [0, 0.72]},
+                      legend={"x": 0.01, "y": 0.99},
+                      sliders=slider(slider_steps(labels, n_l, titles=titles), "bin size "))
     return fig

@@ -26,41 +26,64 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+import torch
+
 from ...data.szt import szt_data
 from ...results import Provenance, load_or_run
 from .._common import Experiment, resolve_device, run_sharded
 from .analysis import (bin_centres, compression_summary, describe_network, distance_summary, dpi_check,
-                       hbin_correlations, overfitting_onset, report, REPORT_PARTS)
+                       hbin_correlations, label_entropy, overfitting_onset, plane_phases, report, REPORT_PARTS)
 from .config import (DETERMINISTIC_BIN_SIZES, NETWORK_ACTIVATIONS, NETWORKS, QUICK_SEED, NetworkConfig, SZTConfig,
                      snapshot_subset)
-from .measure import dpi_realizations, estimate_information, histogram_edges, measure_deterministic, measure_noisy
+from .measure import (collapse_realizations, dpi_realizations, estimate_information, estimate_label_information,
+                      histogram_edges, measure_deterministic, measure_noisy)
 from .results import DeterministicResults, DPIResults, NetworkResults, SZTResults
 from .training import build_model, train_network
 
 __all__ = [
     "SZTConfig", "NetworkConfig", "NETWORKS", "NETWORK_ACTIVATIONS", "DETERMINISTIC_BIN_SIZES", "QUICK_SEED",
     "snapshot_subset", "SZTResults", "NetworkResults", "DeterministicResults", "DPIResults",
-    "build_model", "train_network", "estimate_information", "histogram_edges", "measure_noisy",
+    "build_model", "train_network", "estimate_information", "estimate_label_information", "collapse_realizations",
+    "dpi_epochs_of", "histogram_edges", "measure_noisy",
     "measure_deterministic", "dpi_realizations", "compression_summary", "overfitting_onset", "hbin_correlations",
-    "bin_centres", "distance_summary", "dpi_check", "describe_network", "report", "REPORT_PARTS",
+    "bin_centres", "distance_summary", "dpi_check", "plane_phases", "label_entropy", "describe_network", "report", "REPORT_PARTS",
     "run_szt", "szt_results", "EXPERIMENT",
 ]
 
 
-def run_szt(config: SZTConfig, *, device=None, progress: bool = True) -> SZTResults:
+def dpi_epochs_of(result: NetworkResults, k: int) -> list[int | None]:
+    """The epochs of ``result`` that the realization check re-estimates (``k`` of them):
+    None (the final network) first, then the most clustered measured epoch (smallest
+    I(X; T_L) of the last hidden layer), then the first measured epoch, then measured
+    epochs evenly spread over the grid; each at most once."""
+    epochs = [int(e) for e in result.epochs]
+    picks: list = [None]
+    candidates = [epochs[int(np.argmin(result.mi[:, -1]))], epochs[0]]
+    candidates += [epochs[i] for i in np.linspace(0, len(epochs) - 1, max(k, 2)).round().astype(int)]
+    for e in candidates:
+        if len(picks) >= k:
+            break
+        if e not in picks and e != int(result.config.n_epochs):
+            picks.append(e)
+    return picks[:k]
+
+
+def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoints=None) -> SZTResults:
     """Run the SZT experiments of ``config``.
 
-    Every network (and the deterministic one) is trained on the split of
-    ``szt_data(config.seed)`` from the seeds of :meth:`SZTConfig.network`; the DPI
-    check re-estimates the final ``"tanh"`` network with seed ``config.seed + 4``.
+    Every network (and the deterministic one) is trained ``config.n_seeds`` times on
+    the split of ``szt_data(config.seed)``, with the seeds of :meth:`SZTConfig.network`;
+    the realization check re-estimates the first seed's ``"tanh"`` network at
+    ``config.dpi_epochs`` epochs (:func:`dpi_epochs_of`) with seed ``config.seed + 4``.
 
     Under ``torchrun`` (a default ``torch.distributed`` process group with more than one
-    rank, as ``python -m infoflow_core`` sets up) the networks are spread over the ranks
+    rank, as ``python -m infoflow_core`` sets up) the runs are spread over the ranks
     (:func:`~infoflow_core.experiments._common.run_sharded`: rank r trains jobs r,
-    r + world, …, in the order ``config.networks`` then ``"deterministic"``), gathered on
-    every rank, and the DPI check runs on rank 0 after the gather and is shared; every
-    rank returns the same results, equal to a one-process run's (every network seeds its
-    own generators).
+    r + world, …, in the order seed, then ``config.networks``, then ``"deterministic"``),
+    gathered on every rank, and the realization check runs on rank 0 after the gather
+    and is shared; every rank returns the same results, equal to a one-process run's
+    (every run seeds its own generators).
 
     Parameters
     ----------
@@ -69,6 +92,9 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True) -> SZTResu
         Default: CUDA when available, else the CPU.
     progress : bool
         Progress bars.
+    checkpoints : Checkpoints, optional
+        Save each run after every measured epoch (keys ``<network>/seed<seed>``) and
+        each realization check when done (``dpi/<epoch>``); continue from them.
 
     Returns
     -------
@@ -77,26 +103,40 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True) -> SZTResu
     t0 = time.perf_counter()
     dev = resolve_device(device)
     data = szt_data(config.seed)
-    # The jobs: every noisy network, then the deterministic one. Each seeds its own
-    # generators from config.seed (measure_noisy, measure_deterministic), so under torchrun
-    # run_sharded spreads them over the ranks and gathers the same results in this order.
-    jobs = list(config.networks) + (["deterministic"] if config.deterministic else [])
+    # The jobs: per seed, every noisy network, then the deterministic one. Each seeds its
+    # own generators (measure_noisy, measure_deterministic), so under torchrun run_sharded
+    # spreads them over the ranks and gathers the same results in this order.
+    names = list(config.networks) + (["deterministic"] if config.deterministic else [])
+    jobs = [(name, k) for k in range(config.n_seeds) for name in names]
 
-    def job(name):
-        if name == "deterministic":
-            return measure_deterministic(config.network(name), data, dev, progress=progress)
-        return measure_noisy(config.network(name), data, dev, progress=progress)
+    def job(item):
+        name, k = item
+        measure = measure_deterministic if name == "deterministic" else measure_noisy
+        return measure(config.network(name, k), data, dev, progress=progress, checkpoints=checkpoints)
 
     done = dict(zip(jobs, run_sharded(jobs, job)))
-    networks = {name: done[name] for name in config.networks}
-    deterministic = done.get("deterministic")
-    dpi = None
-    if config.dpi:  # needs the trained tanh network: after the gather, one job (rank 0, then shared with every rank)
-        dpi = run_sharded([networks["tanh"]], lambda tanh: dpi_realizations(
-            tanh, config.dpi_n_x, n_mc=config.n_mc, n_mc_given_x=config.n_mc_given_x, seed=config.seed + 4,
-            device=dev, progress=progress))[0]
-    return SZTResults(config=config, networks=networks, deterministic=deterministic, dpi=dpi,
-                      provenance=Provenance.now(dev, time.perf_counter() - t0))
+    seed_runs = {name: [done[(name, k)] for k in range(config.n_seeds)] for name in config.networks}
+    deterministic_runs = [done[("deterministic", k)] for k in range(config.n_seeds)] if config.deterministic else []
+    realizations = []
+    if config.dpi:  # needs the trained tanh network: after the gather, on rank 0, then shared with every rank
+        tanh = seed_runs["tanh"][0]
+
+        def check(epoch):
+            key = f"dpi/{'final' if epoch is None else epoch}"
+            stored = checkpoints.load(key) if checkpoints is not None else None
+            if stored is not None:
+                return DPIResults(**{k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in stored.items()})
+            res = dpi_realizations(tanh, config.dpi_n_x, n_mc=config.n_mc, n_mc_given_x=config.n_mc_given_x,
+                                   seed=config.seed + 4, epoch=epoch, device=dev, progress=progress)
+            if checkpoints is not None:
+                checkpoints.save(key, {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v)
+                                       for k, v in vars(res).items()})
+            return res
+
+        epochs = dpi_epochs_of(tanh, config.dpi_epochs)
+        realizations = run_sharded([epochs], lambda es: [check(e) for e in es])[0]
+    return SZTResults(config=config, seed_runs=seed_runs, deterministic_runs=deterministic_runs,
+                      realizations=realizations, provenance=Provenance.now(dev, time.perf_counter() - t0))
 
 
 def szt_results(scale: str | None = None, *, results_dir=None, recompute: bool = False, device=None,

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 __all__ = ["compression_summary", "overfitting_onset", "hbin_correlations", "bin_centres", "distance_summary",
-           "dpi_check", "describe_network", "report", "REPORT_PARTS"]
+           "dpi_check", "plane_phases", "label_entropy", "describe_network", "report", "REPORT_PARTS"]
 
 
 def compression_summary(result, layer: int, *, n_sigma: float = 5.0,
@@ -51,6 +51,71 @@ def compression_summary(result, layer: int, *, n_sigma: float = 5.0,
             "fall_from": int(result.epochs[a]), "fall_to": int(result.epochs[b]), "fall": fall,
             "fall_sigma": fall_sigma, "fall_start": float(mi[a]),
             "compresses": bool(fall_sigma > n_sigma and fall > min_fall)}
+
+
+def label_entropy(labels) -> float:
+    """H(Y) in nats of the labels' empirical distribution (inputs weighed equally).
+
+    >>> round(label_entropy([0, 0, 1, 1]), 6)
+    0.693147
+    """
+    counts = np.bincount(np.asarray(labels, dtype=np.int64))
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def plane_phases(result, layer: int, *, n_sigma: float = 5.0, fit_fraction: float = 0.9) -> dict:
+    """The information-plane trajectory of one layer, read as Shwartz-Ziv & Tishby's
+    phases: a *fitting* phase in which I(T; Y) rises, then a *compression* phase in
+    which I(X; T) falls while I(T; Y) stays. (``layer`` counts from 1.)
+
+    ``fit_epoch`` is the first measured epoch at which I(T_ℓ; Y) has made
+    ``fit_fraction`` of its rise from the first measured epoch to its maximum.
+
+    * ``fitting``: that rise exceeds ``n_sigma`` standard errors;
+    * ``x_rise``: I(X; T_ℓ) from the first epoch to ``fit_epoch`` (nats), and
+      ``x_rises_while_fitting`` when it exceeds ``n_sigma`` s.e.;
+    * ``compression_after_fit``: the largest fall of I(X; T_ℓ) after ``fit_epoch``
+      (:func:`compression_summary`'s reading, restricted to those epochs) exceeds
+      ``n_sigma`` s.e. and ln 1.5; ``x_fall``, ``fall_from``, ``fall_to`` say where;
+    * ``y_change_in_fall``: I(T_ℓ; Y) at ``fall_to`` minus at ``fall_from`` (nats):
+      a compression "without losing label information" keeps it near 0.
+
+    Parameters
+    ----------
+    result : NetworkResults
+        With ``mi_y`` (I(T_ℓ; Y)) and ``mi_y_stderr``.
+    layer : int
+    n_sigma, fit_fraction : float
+
+    Returns
+    -------
+    dict
+    """
+    k = layer - 1
+    if not 0 <= k < result.n_layers:
+        raise ValueError(f"layer must be in 1..{result.n_layers}, got {layer}")
+    mx, sx = result.mi[:, k], result.mi_stderr[:, k]
+    my, sy = result.mi_y[:, k], result.mi_y_stderr[:, k]
+    top = int(np.argmax(my))
+    rise = float(my[top] - my[0])
+    fit = int(np.argmax(my >= my[0] + fit_fraction * rise)) if rise > 0 else 0
+    x_rise = float(mx[fit] - mx[0])
+    after = np.arange(fit, len(mx))
+    run_arg = np.array([after[int(np.argmax(mx[fit:b + 1]))] for b in after])  # index of the max since fit
+    falls = mx[run_arg] - mx[after]
+    j = int(np.argmax(falls))
+    a, b = int(run_arg[j]), int(after[j])
+    fall = float(falls[j])
+    fall_sigma = fall / (float(math.hypot(sx[a], sx[b])) or float("inf"))
+    return {"layer": layer, "fit_epoch": int(result.epochs[fit]), "y_first": float(my[0]), "y_max": float(my[top]),
+            "y_final": float(my[-1]), "y_rise": rise,
+            "fitting": bool(rise > n_sigma * (float(math.hypot(sy[top], sy[0])) or float("inf"))),
+            "x_rise": x_rise,
+            "x_rises_while_fitting": bool(x_rise > n_sigma * (float(math.hypot(sx[fit], sx[0])) or float("inf"))),
+            "fall_from": int(result.epochs[a]), "fall_to": int(result.epochs[b]), "x_fall": fall,
+            "x_fall_sigma": fall_sigma, "compression_after_fit": bool(fall_sigma > n_sigma and fall > math.log(1.5)),
+            "y_change_in_fall": float(my[b] - my[a])}
 
 
 def overfitting_onset(losses_epochs, test_loss, *, window: int = 25) -> dict:
@@ -161,6 +226,14 @@ def describe_network(result) -> str:
         lines.append(f"  T{layer}: fall {c['fall_start']:.2f}->{c['fall_start'] - c['fall']:.2f} (epoch "
                      f"{c['fall_from']}->{c['fall_to']}, {c['fall_sigma']:.0f} s.e.); peak {c['peak']:.2f} "
                      f"@{c['peak_epoch']}, last {c['final']:.2f}; compresses: {c['compresses']}")
+    if getattr(result, "mi_y", None) is not None and result.mi_y.size:
+        for layer in range(1, result.n_layers + 1):
+            p = plane_phases(result, layer)
+            lines.append(f"  plane T{layer}: I(T;Y) {p['y_first']:.3f}->{p['y_max']:.3f} (90% by epoch "
+                         f"{p['fit_epoch']}), last {p['y_final']:.3f}; I(X;T) {p['x_rise']:+.2f} while fitting, then "
+                         f"falls {p['x_fall']:.2f} (epoch {p['fall_from']}->{p['fall_to']}, {p['x_fall_sigma']:.0f} "
+                         f"s.e.; I(T;Y) {p['y_change_in_fall']:+.3f}); fitting then compression: "
+                         f"{p['fitting'] and p['compression_after_fit']}")
     rise = overfitting_onset(result.loss_epochs, result.test_loss)
     lines.append(f"  test loss: min {rise['min_test_loss']:.3f} at epoch {rise['min_epoch']}, "
                  f"{rise['final_test_loss']:.3f} at the end; rises: {rise['rises']}")
@@ -168,7 +241,7 @@ def describe_network(result) -> str:
 
 
 #: What :func:`report` can say, in the order it says it.
-REPORT_PARTS = ("networks", "dpi", "deterministic", "histograms")
+REPORT_PARTS = ("networks", "plane", "dpi", "deterministic", "histograms")
 
 
 def _yes(flag) -> str:
@@ -193,6 +266,11 @@ def report(results, parts=REPORT_PARTS, *, min_accuracy: float = 0.75) -> str:
       the DPI by more than 3 standard errors (none in those runs, at most 2.2 s.e.).
       Whether a layer compresses is *not* reported: at the quick scale it changes
       with the seed (the tanh network's T_5 compresses for some seeds and not others);
+    * ``plane``: per noisy network, 0 ≤ I(T_ℓ; Y) ≤ min(I(X; T_ℓ), H(Y)) within 4
+      standard errors everywhere (Y is a function of X), I(T_1; Y) within 0.02 nats
+      of H(Y) at every epoch (the inputs stay separated in T_1), and how many layer
+      pairs break the DPI for Y by more than 3 s.e.; for the deterministic network,
+      I(Bin(T_ℓ); Y) ≤ H(Y) and I(Bin(T_1); Y) = H(Y) at the finest bins;
     * ``dpi``: the final tanh network re-estimated with each ``n_x``: the DPI holds
       within 3 s.e. at every ``n_x``, and I(X; T_5) falls by more than 3 s.e. from the
       fewest to the most realizations (the upward bias of few realizations);
@@ -227,6 +305,27 @@ def report(results, parts=REPORT_PARTS, *, min_accuracy: float = 0.75) -> str:
                       f"{_yes(bounded)}",
                       f"  I(X;T_1) within 0.5 nats of ln 4096 at every epoch: {_yes(np.abs(r.mi[:, 0] - ln_n).max() < 0.5)}",
                       f"  layer pairs above the DPI by > 3 s.e.: {len(dpi['violations'])} of {dpi['n_checked']}"]
+    if "plane" in parts:
+        for name, r in results.networks.items():
+            if getattr(r, "mi_y", None) is None or r.mi_y.size == 0:
+                continue
+            h_y = label_entropy(r.labels)
+            four = 4 * np.hypot(r.mi_y_stderr, r.mi_stderr)
+            ok = bool(((r.mi_y >= -4 * r.mi_y_stderr) & (r.mi_y <= np.minimum(r.mi, h_y) + four)).all())
+            dpi_y = dpi_check(r.mi_y, r.mi_y_stderr)
+            lines += [f"{name} information plane: 0 <= I(T_l;Y) <= min(I(X;T_l), H(Y)) within 4 s.e.: {_yes(ok)}",
+                      f"  I(T_1;Y) within 0.02 nats of H(Y) = {h_y:.3f} at every epoch: "
+                      f"{_yes(np.abs(r.mi_y[:, 0] - h_y).max() < 0.02)}",
+                      f"  layer pairs above the DPI for Y by > 3 s.e.: {len(dpi_y['violations'])} of {dpi_y['n_checked']}"]
+        b = results.deterministic
+        if b is not None and getattr(b, "h_bin_y", None) is not None:
+            h_y = label_entropy(next(iter(results.networks.values())).labels) if results.networks else None
+            finest = int(np.argmin(b.bin_sizes))
+            if h_y is not None:
+                lines += [f"deterministic network, binned plane: I(Bin(T_l);Y) <= H(Y) everywhere: "
+                          f"{_yes((b.h_bin_y <= h_y + 1e-9).all())}",
+                          f"  I(Bin(T_1);Y) = H(Y) at bin {b.bin_sizes[finest]:g}, every epoch: "
+                          f"{_yes(np.allclose(b.h_bin_y[:, finest, 0], h_y, rtol=0, atol=1e-9))}"]
     if "dpi" in parts and results.dpi is not None:
         d = results.dpi
         chk = dpi_check(d.mi, d.mi_stderr)

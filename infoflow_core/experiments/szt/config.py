@@ -84,9 +84,13 @@ class NetworkConfig:
     hist_min : float
         Lower edge of the histograms (distances in nats-free units of T_ℓ).
     snapshot_epochs : tuple of int
-        Epochs at which the last hidden layer is stored for the scatter plots.
+        Epochs at which the last hidden layer is stored for the scatter plots (and,
+        when ``histograms``, the distance histograms); empty: none stored.
     seed : int
-        Seed of the data split, initial weights, batches and all noise.
+        Seed of the initial weights, batches and all noise of this run.
+    data_seed : int
+        Seed of the train/test split (the family's ``seed``: every seed of a network
+        trains on the same split).
     """
 
     name: str
@@ -107,6 +111,7 @@ class NetworkConfig:
     hist_min: float
     snapshot_epochs: tuple
     seed: int
+    data_seed: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,7 +126,16 @@ class SZTConfig(ExperimentConfig):
         Also train Fig. 1's deterministic network (β = 0) and bin it.
     dpi : bool
         Also re-estimate the final ``"tanh"`` network with each of ``dpi_n_x``
-        realizations per input (the data-processing check).
+        realizations per input (the data-processing check and the realization-bias
+        check).
+    dpi_epochs : int
+        Epochs of the first seed's ``"tanh"`` run re-estimated so: 1 is the last epoch;
+        2 adds the most clustered one (the smallest I(X; T_L)); 3 or more add the
+        first measured epoch and then evenly spread others.
+    n_seeds : int
+        Seeds per network (and for the deterministic network); seed k uses
+        ``seed + 1000·k`` (:attr:`seeds`) for its weights, batches and noise, the data
+        split stays that of ``seed``. Snapshots and histograms are kept for the first.
     histograms : tuple of str
         Networks whose Fig. 6 pairwise-distance histograms are recorded.
     n_epochs : int
@@ -136,7 +150,8 @@ class SZTConfig(ExperimentConfig):
     n_x : int
         Noise realizations per input of the SP estimator (paper: 1000).
     n_mc, n_mc_given_x : int
-        Monte Carlo samples for h(T_ℓ) and for each h(T_ℓ | X = x).
+        Monte Carlo samples for h(T_ℓ) and for each h(T_ℓ | X = x); each
+        h(T_ℓ | Y = y) of I(T_ℓ; Y) takes ``n_mc`` too.
     dpi_n_x : tuple of int
         Realizations per input tried in the DPI check.
     beta : float
@@ -160,8 +175,8 @@ class SZTConfig(ExperimentConfig):
     Examples
     --------
     >>> c = SZTConfig.for_scale("full")
-    >>> len(c.epochs), c.epochs[-1], c.n_x, c.network("linear").beta
-    (84, 9999, 1000, 0.01)
+    >>> len(c.epochs), c.epochs[-1], c.n_x, c.network("linear").beta, c.seeds
+    (84, 9999, 300, 0.01, (0, 1000, 2000))
     >>> SZTConfig.for_scale("quick").epochs
     (1, 2, 4, 8, 15, 30, 60, 119)
     """
@@ -170,14 +185,17 @@ class SZTConfig(ExperimentConfig):
         "quick": dict(n_epochs=120, n_points=8, n_x=3, n_mc=512, n_mc_given_x=16, n_snapshots=3,
                       dpi_n_x=(1, 2, 4, 8), hist_bins=40, det_points=12, seed=QUICK_SEED),
         "book": {},
-        "full": dict(n_epochs=10_000, n_points=100, n_x=1000, n_mc=16_384, n_mc_given_x=128, n_snapshots=10,
-                     dpi_n_x=(1, 3, 10, 30, 100, 300, 1000), hist_bins=60, det_points=100),
+        "full": dict(n_epochs=10_000, n_points=100, n_x=300, n_mc=16_384, n_mc_given_x=128, n_snapshots=10,
+                     dpi_n_x=(1, 3, 10, 30, 100, 300, 1000), hist_bins=60, det_points=100,
+                     n_seeds=3),
     }
 
     # what runs
     networks: tuple = NETWORKS
     deterministic: bool = True
     dpi: bool = True
+    dpi_epochs: int = 3
+    n_seeds: int = 1
     histograms: tuple = ("tanh", "orthonormal")
     # training and the epoch grids
     n_epochs: int = 4000
@@ -212,7 +230,7 @@ class SZTConfig(ExperimentConfig):
         if self.dpi and "tanh" not in self.networks:
             raise ValueError("dpi=True re-estimates the 'tanh' network: networks must include 'tanh'")
         check_positive_int(self.n_epochs, "n_epochs", minimum=2)
-        for name in ("n_points", "det_points", "n_snapshots", "batch_size", "n_x"):
+        for name in ("n_points", "det_points", "n_snapshots", "batch_size", "n_x", "dpi_epochs", "n_seeds"):
             check_positive_int(getattr(self, name), name)
         for name in ("n_mc", "n_mc_given_x"):
             check_positive_int(getattr(self, name), name, minimum=2)
@@ -241,12 +259,19 @@ class SZTConfig(ExperimentConfig):
         return log_epochs(self.n_epochs - 1, self.det_points)
 
     @property
+    def seeds(self) -> tuple[int, ...]:
+        """The seed of each of the ``n_seeds`` runs of a network: ``seed + 1000·k``."""
+        return tuple(self.seed + 1000 * k for k in range(self.n_seeds))
+
+    @property
     def snapshot_epochs(self) -> tuple[int, ...]:
         """About ``n_snapshots`` of :attr:`epochs`, first and last included."""
         return snapshot_subset(self.epochs, self.n_snapshots)
 
-    def network(self, name: str) -> NetworkConfig:
-        """The settings of network ``name`` (a key of :data:`NETWORK_ACTIVATIONS`).
+    def network(self, name: str, seed_index: int = 0) -> NetworkConfig:
+        """The settings of network ``name`` (a key of :data:`NETWORK_ACTIVATIONS`) in
+        its ``seed_index``-th run (seed ``seeds[seed_index]``; only the first keeps
+        snapshots and histograms).
 
         ``"tanh"``: tanh, β = ``beta``, Fig. 5(a); ``"orthonormal"``: the same with the
         orthonormality step α = ``alpha``, Fig. 5(b); ``"linear"``: β = ``beta_linear``,
@@ -259,7 +284,10 @@ class SZTConfig(ExperimentConfig):
         """
         if name not in NETWORK_ACTIVATIONS:
             raise ValueError(f"network must be one of {sorted(NETWORK_ACTIVATIONS)}, got {name!r}")
+        if isinstance(seed_index, bool) or not isinstance(seed_index, int) or not 0 <= seed_index < self.n_seeds:
+            raise ValueError(f"seed_index must be an integer in [0, {self.n_seeds}), got {seed_index!r}")
         deterministic = name == "deterministic"
+        first = seed_index == 0
         return NetworkConfig(
             name=name, activation=NETWORK_ACTIVATIONS[name],
             beta=0.0 if deterministic else (self.beta_linear if name == "linear" else self.beta),
@@ -267,5 +295,6 @@ class SZTConfig(ExperimentConfig):
             n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr,
             epochs=self.det_epochs if deterministic else self.epochs,
             n_x=self.n_x, n_mc=self.n_mc, n_mc_given_x=self.n_mc_given_x, bin_factor=self.bin_factor,
-            bin_sizes=self.bin_sizes if deterministic else (), histograms=name in self.histograms,
-            hist_bins=self.hist_bins, hist_min=self.hist_min, snapshot_epochs=self.snapshot_epochs, seed=self.seed)
+            bin_sizes=self.bin_sizes if deterministic else (), histograms=first and name in self.histograms,
+            hist_bins=self.hist_bins, hist_min=self.hist_min, snapshot_epochs=self.snapshot_epochs if first else (),
+            seed=self.seeds[seed_index], data_seed=self.seed)

@@ -14,34 +14,69 @@ import time
 import numpy as np
 import torch
 
-from ...binning import binned_entropy
+from ...binning import binned_entropy, binned_label_information
 from ...clustering import pairwise_distance_histograms
 from ...data.szt import SZTData, szt_data
 from ...models.szt import SZT_WIDTHS, SZTNet
-from ...mutual_information import MIEstimate, sp_mutual_information
+from ...mutual_information import LabelMIEstimate, MIEstimate, sp_label_information, sp_mutual_information
 from ...noise import sample_representations
 from .._common import progress_bar, progress_iter, resolve_device
 from .config import NetworkConfig
 from .results import DeterministicResults, DPIResults, NetworkResults
 from .training import train_network
 
-__all__ = ["estimate_information", "histogram_edges", "measure_noisy", "measure_deterministic", "dpi_realizations"]
+__all__ = ["collapse_realizations", "estimate_information", "estimate_label_information", "histogram_edges",
+           "measure_noisy", "measure_deterministic", "dpi_realizations", "COINCIDENCE_TOLERANCE"]
+
+#: Realizations of S_ℓ closer than this many β everywhere count as one (:func:`collapse_realizations`).
+COINCIDENCE_TOLERANCE = 1e-6
 
 #: Widths of the hidden layers T_1 … T_5.
 HIDDEN_WIDTHS = SZT_WIDTHS[1:-1]
 
 
+def collapse_realizations(s: torch.Tensor, beta: float) -> torch.Tensor:
+    """``s`` with its realizations collapsed to one when they all coincide.
+
+    When every input's ``n_x`` realizations of S_ℓ agree to ``COINCIDENCE_TOLERANCE · β``
+    (layer 1, which is ``f_1(x)`` with no noise before it, or any map of noiseless
+    values), the mixtures of the SP estimator are those of one realization per input
+    (duplicate centres change no density, and shifts of 1e-6 β change the entropies
+    by about 1e-12 nats), so one is kept: ``n_x`` times less work, and h(T_ℓ | X) is
+    exact. Detected, not assumed.
+
+    Parameters
+    ----------
+    s : Tensor, shape (n_inputs, n_x, d)
+    beta : float
+
+    Returns
+    -------
+    Tensor, shape (n_inputs, 1, d) or ``s`` itself
+
+    >>> s = torch.ones(3, 4, 2)
+    >>> collapse_realizations(s, 0.01).shape, collapse_realizations(s + torch.arange(4.0)[:, None], 0.01).shape
+    (torch.Size([3, 1, 2]), torch.Size([3, 4, 2]))
+    """
+    if s.shape[1] > 1 and float((s - s[:, :1]).abs().max()) <= COINCIDENCE_TOLERANCE * beta:
+        return s[:, :1]
+    return s
+
+
 def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x: int,
-                         generator: torch.Generator | None = None) -> list[MIEstimate]:
+                         generator: torch.Generator | None = None, control_variate: bool = True,
+                         collapse: bool = True) -> list[MIEstimate]:
     """SP estimates of I(X; T_ℓ), equation (1), for every layer.
 
     h(T_ℓ) is a Gaussian-mixture entropy with all ``n_inputs · n_x`` centres and
     ``n_mc`` Monte Carlo samples; h(T_ℓ | X) averages ``n_inputs`` mixtures of ``n_x``
     centres, ``n_mc_given_x`` samples each (both by
-    :func:`~infoflow_core.mutual_information.sp_mutual_information`). The
-    conditional term averages thousands of mixtures, so few samples each suffice;
-    h(T_ℓ) carries nearly all of the error. Layer 1 is deterministic given X: its
-    realizations coincide, one is kept and h(T_1 | X) = (d/2) ln(2πeβ²) exactly.
+    :func:`~infoflow_core.mutual_information.sp_mutual_information`, with its
+    own-component control variate). The conditional term averages thousands of
+    mixtures, so few samples each suffice; h(T_ℓ) carries most of the error. A layer
+    whose realizations coincide (layer 1: it is deterministic given X) is collapsed to
+    one realization per input (:func:`collapse_realizations`), and then
+    h(T_ℓ | X) = (d/2) ln(2πeβ²) exactly.
 
     Parameters
     ----------
@@ -50,6 +85,11 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x:
     beta : float
     n_mc, n_mc_given_x : int
     generator : torch.Generator, optional
+    control_variate : bool
+        The own-component control variate of every mixture entropy (default on; off
+        for the benchmark that measures what it saves).
+    collapse : bool
+        Collapse coinciding realizations (default on; off: the benchmark).
 
     Returns
     -------
@@ -65,12 +105,37 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x:
     >>> round(est[0].value, 2)
     1.39
     """
-    out = []
-    for layer, s in enumerate(samples):
-        if layer == 0:
-            s = s[:, :1]  # (n_inputs, 1, d_1): S_1 = f_1(x) is the same in every realization
-        out.append(sp_mutual_information(s, beta, n_mc=n_mc, n_mc_given_x=n_mc_given_x, generator=generator))
-    return out
+    return [sp_mutual_information(collapse_realizations(s, beta) if collapse else s, beta, n_mc=n_mc,
+                                  n_mc_given_x=n_mc_given_x, generator=generator, control_variate=control_variate)
+            for s in samples]
+
+
+def estimate_label_information(samples: list, labels: torch.Tensor, beta: float, information: list, *, n_mc: int,
+                               generator: torch.Generator | None = None) -> list[LabelMIEstimate]:
+    """SP estimates of I(T_ℓ; Y) for every layer, reusing h(T_ℓ) of ``information``.
+
+    I(T_ℓ; Y) = h(T_ℓ) − Σ_y p(y) h(T_ℓ | Y = y)
+    (:func:`~infoflow_core.mutual_information.sp_label_information`), with h(T_ℓ)
+    the estimate already in ``information`` (from :func:`estimate_information` on the
+    same samples) and each class-conditional mixture drawn with ``n_mc`` samples from
+    ``generator``. Realizations are collapsed as there.
+
+    Parameters
+    ----------
+    samples : list of Tensor, each of shape (n_inputs, n_x, d_ℓ)
+    labels : Tensor, shape (n_inputs,)
+    beta : float
+    information : list of MIEstimate
+        One per layer, from the same ``samples``.
+    n_mc : int
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    list of LabelMIEstimate
+    """
+    return [sp_label_information(collapse_realizations(s, beta), labels, beta, n_mc=n_mc, generator=generator,
+                                 h_t=(mi.h_t, mi.h_t_stderr)) for s, mi in zip(samples, information)]
 
 
 def _bin_range(t: torch.Tensor, activation: str) -> tuple[float, float]:
@@ -93,15 +158,41 @@ def histogram_edges(network: NetworkConfig, widths=HIDDEN_WIDTHS) -> np.ndarray:
     return np.stack([np.logspace(lo, math.log10(2.0 * math.sqrt(d)), network.hist_bins + 1) for d in widths])
 
 
+def _tensors(rows: list) -> list:
+    """NumPy arrays in (nested) lists as tensors, for a checkpoint."""
+    if isinstance(rows, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(rows))
+    if isinstance(rows, (list, tuple)):
+        return type(rows)(_tensors(r) for r in rows)
+    if isinstance(rows, dict):
+        return {k: _tensors(v) for k, v in rows.items()}
+    return rows
+
+
+def _arrays(rows):
+    """The inverse of :func:`_tensors`."""
+    if isinstance(rows, torch.Tensor):
+        return rows.numpy()
+    if isinstance(rows, (list, tuple)):
+        return type(rows)(_arrays(r) for r in rows)
+    if isinstance(rows, dict):
+        return {k: _arrays(v) for k, v in rows.items()}
+    return rows
+
+
 def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *,
-                  progress: bool = True) -> NetworkResults:
+                  progress: bool = True, checkpoints=None, key: str | None = None) -> NetworkResults:
     """Train a noisy SZT network and measure it at ``network.epochs`` (Fig. 5, Fig. 6).
 
     At every measured epoch: ``n_x`` noisy passes of all 4096 inputs give S_ℓ for each
-    layer; :func:`estimate_information` turns them into I(X; T_ℓ); one realization
-    ``T_ℓ = S_ℓ + Z_ℓ`` per input gives H(Bin(T_ℓ)) (bins of ``bin_factor · β``), the
-    within/between-class pairwise-distance histograms and the layer-5 snapshots.
-    Seeds: ``network.seed + 2`` for training, ``+ 3`` for every estimate.
+    layer; :func:`estimate_information` turns them into I(X; T_ℓ) and
+    :func:`estimate_label_information` into I(T_ℓ; Y) (the information plane); one
+    realization ``T_ℓ = S_ℓ + Z_ℓ`` per input gives H(Bin(T_ℓ)) (bins of
+    ``bin_factor · β``) and, at the snapshot epochs, the within/between-class
+    pairwise-distance histograms and the layer-5 snapshots; the weights are kept (to
+    re-estimate any measured epoch later). Seeds: ``network.seed + 2`` for training,
+    ``+ 3`` for I(X; T_ℓ), binning and histograms, ``+ 5`` for the class-conditional
+    entropies of I(T_ℓ; Y) (so adding those left the other numbers unchanged).
 
     Parameters
     ----------
@@ -110,6 +201,12 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
     data : SZTData
     device : torch.device
     progress : bool
+    checkpoints : Checkpoints, optional
+        Save everything after each measured epoch under ``key``, and continue from
+        the last one saved when there is one (the results are those of an
+        uninterrupted run).
+    key : str, optional
+        Default ``"<name>/seed<seed>"``.
 
     Returns
     -------
@@ -117,18 +214,25 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
     """
     if network.beta <= 0:
         raise ValueError(f"network.beta must be > 0 for the SP estimator, got {network.beta}")
+    key = key or f"{network.name}/seed{network.seed}"
     t0 = time.perf_counter()
     data = data.to(device)
     train_gen = torch.Generator(device).manual_seed(network.seed + 2)
     est_gen = torch.Generator(device).manual_seed(network.seed + 3)
+    label_gen = torch.Generator(device).manual_seed(network.seed + 5)
     edges = histogram_edges(network)  # (L, B + 1)
     edges_t = [torch.as_tensor(e, device=device) for e in edges]
-    rows: list[dict] = []
-    snaps: list[np.ndarray] = []
-    hists: list[tuple] = []
-    bar = progress_bar(len(network.epochs), progress, f"{network.name}: measured epochs")
+    done = {"rows": [], "snaps": [], "hists": [], "states": [], "wall": 0.0}
+    resume = checkpoints.load(key) if checkpoints is not None else None
+    if resume is not None:
+        est_gen.set_state(resume["est_gen"])
+        label_gen.set_state(resume["label_gen"])
+        done = _arrays(resume["done"])
+    bar = progress_bar(len(network.epochs), progress, f"{network.name} (seed {network.seed}): measured epochs")
+    if bar is not None and done["rows"]:
+        bar.update(len(done["rows"]))
 
-    def measure(epoch, model):
+    def measure(epoch, model, train_state):
         samples = sample_representations(model, data.x, network.n_x, generator=est_gen)  # L × (4096, n_x, d)
         est = estimate_information(samples, network.beta, n_mc=network.n_mc, n_mc_given_x=network.n_mc_given_x,
                                    generator=est_gen)
@@ -142,113 +246,150 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
         row["h_bin"] = [binned_entropy(t, bin_size=bin_size, value_range=_bin_range(t, network.activation))
                         for t in t_layers]
         if epoch in network.snapshot_epochs:
-            snaps.append(t_layers[-1].float().cpu().numpy())
+            done["snaps"].append(t_layers[-1].float().cpu().numpy())
             if network.histograms:
                 hw, hb = zip(*(pairwise_distance_histograms(t, data.y, e, clip=True)
                                for t, e in zip(t_layers, edges_t)))
-                hists.append(([h.cpu().numpy() for h in hw], [h.cpu().numpy() for h in hb]))
-        rows.append(row)
+                done["hists"].append(([h.cpu().numpy() for h in hw], [h.cpu().numpy() for h in hb]))
+        label = estimate_label_information(samples, data.y, network.beta, est, n_mc=network.n_mc,
+                                           generator=label_gen)
+        row["label_value"] = [e.value for e in label]
+        row["label_stderr"] = [e.stderr for e in label]
+        done["rows"].append(row)
+        done["states"].append({k: v.float().numpy() for k, v in train_state["model"].items()})
+        if checkpoints is not None:
+            done["wall"] = done.get("wall", 0.0) + (time.perf_counter() - t_start[0])
+            t_start[0] = time.perf_counter()
+            checkpoints.save(key, {"train": train_state, "est_gen": est_gen.get_state(),
+                                   "label_gen": label_gen.get_state(), "done": _tensors(done)})
         if bar is not None:
             bar.update(1)
 
-    model, losses = train_network(network, data, generator=train_gen, callback=measure)
+    t_start = [t0]
+    model, losses = train_network(network, data, generator=train_gen, callback=measure,
+                                  resume=None if resume is None else resume["train"])
     if bar is not None:
         bar.close()
+    rows, snaps, hists = done["rows"], done["snaps"], done["hists"]
     stack = lambda key: np.asarray([r[key] for r in rows], dtype=np.float64)  # noqa: E731  (E, L)
     if network.histograms:
         hw = np.asarray([h[0] for h in hists], dtype=np.int64)  # (S, L, B)
         hb = np.asarray([h[1] for h in hists], dtype=np.int64)
     else:
         hw = hb = np.zeros((0, len(HIDDEN_WIDTHS), network.hist_bins), dtype=np.int64)
+    states = {k: np.stack([st[k] for st in done["states"]]).astype(np.float32) for k in done["states"][0]}
     return NetworkResults(
         config=network, epochs=np.asarray(network.epochs), mi=stack("value"), mi_stderr=stack("stderr"),
         h_t=stack("h_t"), h_t_given_x=stack("h_t_given_x"), h_bin=stack("h_bin"),
+        mi_y=stack("label_value"), mi_y_stderr=stack("label_stderr"),
         loss_epochs=losses["epoch"], train_loss=losses["train_loss"], test_loss=losses["test_loss"],
         train_acc=losses["train_acc"], test_acc=losses["test_acc"],
         hist_edges=edges, hist_within=hw, hist_between=hb,
         snapshot_epochs=np.asarray([e for e in network.epochs if e in network.snapshot_epochs]),
         snapshots=np.asarray(snaps, dtype=np.float32).reshape(len(snaps), data.x.shape[0], HIDDEN_WIDTHS[-1]),
-        labels=data.y.cpu().numpy(),
+        labels=data.y.cpu().numpy(), epoch_states=states,
         final_state={k: v.detach().cpu().numpy() for k, v in model.state_dict().items()},
-        wall_time_s=time.perf_counter() - t0,
+        wall_time_s=done.get("wall", 0.0) + time.perf_counter() - t_start[0],
     )
 
 
 def measure_deterministic(network: NetworkConfig, data: SZTData, device: torch.device, *,
-                          progress: bool = True) -> DeterministicResults:
-    """Train the deterministic SZT network (β = 0) and record H(Bin(T_ℓ)) for every
-    bin size of ``network.bin_sizes`` at ``network.epochs`` (Fig. 1 of the paper).
+                          progress: bool = True, checkpoints=None, key: str | None = None) -> DeterministicResults:
+    """Train the deterministic SZT network (β = 0) and record, for every bin size of
+    ``network.bin_sizes`` at ``network.epochs``, H(Bin(T_ℓ)) (Fig. 1 of the paper) and
+    I(Bin(T_ℓ); Y) (the binned information plane of Shwartz-Ziv & Tishby).
 
     For a deterministic network and X uniform over 4096 distinct inputs,
     I(X; Bin(T_ℓ)) = H(Bin(T_ℓ)) ≤ ln 4096 ≈ 8.318, with equality once the bins are
-    small enough to separate all 4096 representations.
+    small enough to separate all 4096 representations; I(Bin(T_ℓ); Y) ≤ H(Y) ≤ ln 2.
+    ``checkpoints`` and ``key`` as in :func:`measure_noisy`.
     """
     if not network.bin_sizes:
         raise ValueError("network.bin_sizes must list at least one bin size")
+    key = key or f"{network.name}/seed{network.seed}"
     t0 = time.perf_counter()
     data = data.to(device)
     gen = torch.Generator(device).manual_seed(network.seed + 2)
-    rows = []
-    bar = progress_bar(len(network.epochs), progress, f"{network.name}: measured epochs")
+    resume = checkpoints.load(key) if checkpoints is not None else None
+    rows = [] if resume is None else resume["rows"].tolist()
+    bar = progress_bar(len(network.epochs), progress, f"{network.name} (seed {network.seed}): measured epochs")
 
-    def measure(epoch, model):
+    def measure(epoch, model, train_state):
         layers = model.hidden_values(data.x)  # L × (4096, d_ℓ)
-        rows.append([[binned_entropy(t, bin_size=b, value_range=_bin_range(t, network.activation))
-                      for t in layers] for b in network.bin_sizes])  # (K, L)
+        rows.append([[[f(t, bin_size=b, value_range=_bin_range(t, network.activation)) for t in layers]
+                      for b in network.bin_sizes]
+                     for f in (binned_entropy, lambda t, **kw: binned_label_information(t, data.y, **kw))])  # (2, K, L)
+        if checkpoints is not None:
+            checkpoints.save(key, {"train": train_state, "rows": torch.tensor(rows, dtype=torch.float64)})
         if bar is not None:
             bar.update(1)
 
-    _, losses = train_network(network, data, generator=gen, callback=measure)
+    _, losses = train_network(network, data, generator=gen, callback=measure,
+                              resume=None if resume is None else resume["train"])
     if bar is not None:
         bar.close()
+    rows = np.asarray(rows, dtype=np.float64)  # (E, 2, K, L)
     return DeterministicResults(
         config=network, epochs=np.asarray(network.epochs), bin_sizes=np.asarray(network.bin_sizes),
-        h_bin=np.asarray(rows, dtype=np.float64),  # (E, K, L)
+        h_bin=rows[:, 0], h_bin_y=rows[:, 1],  # (E, K, L) each
         loss_epochs=losses["epoch"], train_loss=losses["train_loss"],
         test_loss=losses["test_loss"], train_acc=losses["train_acc"], test_acc=losses["test_acc"],
         wall_time_s=time.perf_counter() - t0)
 
 
-def _trained_model(result: NetworkResults, device: torch.device, generator: torch.Generator) -> SZTNet:
-    """The final network of ``result`` on ``device``, its noise drawn from ``generator``."""
+def _trained_model(result: NetworkResults, device: torch.device, generator: torch.Generator,
+                   epoch: int | None = None) -> SZTNet:
+    """The network of ``result`` after ``epoch`` (a measured one; None: the final
+    weights) on ``device``, its noise drawn from ``generator``."""
+    if epoch is None:
+        state = result.final_state
+    else:
+        at = np.flatnonzero(np.asarray(result.epochs) == epoch)
+        if at.size == 0:
+            raise ValueError(f"epoch must be one of the measured epochs of {result.name}, got {epoch}")
+        state = {k: v[at[0]] for k, v in result.epoch_states.items()}
     model = SZTNet(result.config.activation, result.config.beta, generator=generator)
-    model.load_state_dict({k: torch.as_tensor(v) for k, v in result.final_state.items()})
+    model.load_state_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in state.items()})
     return model.to(device)
 
 
 def dpi_realizations(result: NetworkResults, n_x_values, *, n_mc: int, n_mc_given_x: int, seed: int = 0,
-                     device=None, progress: bool = True) -> DPIResults:
-    """The data-processing inequality as a check on the estimator.
+                     epoch: int | None = None, device=None, progress: bool = True) -> DPIResults:
+    """The data-processing inequality and the realization bias as checks on the estimator.
 
-    Re-estimates I(X; T_ℓ) for the final network of ``result`` with each number of
-    realizations per input in ``n_x_values``. The DPI demands I(X; T_{ℓ+1}) ≤ I(X; T_ℓ);
-    with too few realizations the conditional mixtures h(T_ℓ | X = x) of deep layers are
+    Re-estimates I(X; T_ℓ) for the network of ``result`` (its final weights, or those
+    after the measured ``epoch``) with each number of realizations per input in
+    ``n_x_values``. The DPI demands I(X; T_{ℓ+1}) ≤ I(X; T_ℓ); with too few
+    realizations the conditional mixtures h(T_ℓ | X = x) of deep layers are
     underestimated (a plug-in entropy is biased down), I is overestimated, and deeper
-    layers can appear to carry *more* information than shallower ones.
+    layers can appear to carry *more* information than shallower ones. The gap to the
+    largest ``n_x`` measures the bias at each smaller one.
 
     Parameters
     ----------
     result : NetworkResults
-        With ``final_state``.
+        With ``final_state`` (and ``epoch_states`` for ``epoch``).
     n_x_values : sequence of int
     n_mc, n_mc_given_x : int
         Monte Carlo sizes of :func:`estimate_information`.
     seed : int
         Seed of the noise and the Monte Carlo samples.
+    epoch : int, optional
+        A measured epoch of ``result``; default: the final network (epoch ``n_epochs``).
     device : str or torch.device, optional
         Default: CUDA when available (:func:`~infoflow_core.experiments.resolve_device`).
     progress : bool
     """
     device = resolve_device(device)
     gen = torch.Generator(device).manual_seed(seed)
-    model = _trained_model(result, device, gen)
-    x = szt_data(result.config.seed).x.to(device)  # (4096, 12)
+    model = _trained_model(result, device, gen, epoch)
+    x = szt_data(result.config.data_seed).x.to(device)  # (4096, 12)
     beta = result.config.beta
     rows = []
-    for n_x in progress_iter(list(n_x_values), progress, desc="DPI: realizations"):
+    for n_x in progress_iter(list(n_x_values), progress, desc=f"realizations, epoch {epoch or 'final'}"):
         samples = sample_representations(model, x, int(n_x), generator=gen)
         rows.append(estimate_information(samples, beta, n_mc=n_mc, n_mc_given_x=n_mc_given_x, generator=gen))
     get = lambda k: np.asarray([[getattr(e, k) for e in r] for r in rows])  # noqa: E731  (M, L)
-    return DPIResults(network=result.name, epoch=int(result.config.n_epochs), beta=beta,
+    return DPIResults(network=result.name, epoch=int(result.config.n_epochs if epoch is None else epoch), beta=beta,
                       n_x=np.asarray(list(n_x_values)), mi=get("value"), mi_stderr=get("stderr"),
                       h_t=get("h_t"), h_t_given_x=get("h_t_given_x"))

@@ -58,6 +58,9 @@ class NetworkResults(TrainingCurves):
         The two terms of equation (1).
     h_bin : ndarray, shape (E, L)
         H(Bin(T_ℓ)) of one noisy realization per input, bins of ``bin_factor·β``.
+    mi_y, mi_y_stderr : ndarray, shape (E, L)
+        SP estimate of I(T_ℓ; Y) (the information plane's other axis, at most
+        H(Y) ≤ ln 2) and its Monte Carlo standard error.
     loss_epochs : ndarray, shape (n_epochs,)
         Every epoch 1…n_epochs.
     train_loss, test_loss, train_acc, test_acc : ndarray, shape (n_epochs,)
@@ -72,11 +75,13 @@ class NetworkResults(TrainingCurves):
     labels : ndarray, shape (4096,)
     final_state : dict of str to ndarray
         The trained weights (to re-estimate, e.g. :func:`~.measure.dpi_realizations`).
+    epoch_states : dict of str to ndarray, shape (E, ...)
+        The weights after every measured epoch (float32).
     wall_time_s : float
     """
 
     ARRAYS: ClassVar[tuple[str, ...]] = (
-        "epochs", "mi", "mi_stderr", "h_t", "h_t_given_x", "h_bin", "loss_epochs", "train_loss", "test_loss",
+        "epochs", "mi", "mi_stderr", "h_t", "h_t_given_x", "h_bin", "mi_y", "mi_y_stderr", "loss_epochs", "train_loss", "test_loss",
         "train_acc", "test_acc", "hist_edges", "hist_within", "hist_between", "snapshot_epochs", "snapshots",
         "labels")
 
@@ -86,6 +91,8 @@ class NetworkResults(TrainingCurves):
     h_t: np.ndarray
     h_t_given_x: np.ndarray
     h_bin: np.ndarray
+    mi_y: np.ndarray
+    mi_y_stderr: np.ndarray
     hist_edges: np.ndarray
     hist_within: np.ndarray
     hist_between: np.ndarray
@@ -93,6 +100,7 @@ class NetworkResults(TrainingCurves):
     snapshots: np.ndarray
     labels: np.ndarray
     final_state: dict = field(default_factory=dict)
+    epoch_states: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -110,7 +118,8 @@ class NetworkResults(TrainingCurves):
         dpi = dpi_check(self.mi, self.mi_stderr)
         layers = {f"T{k + 1}": {name: np.round(getattr(self, attr)[:, k], 5).tolist()
                                 for name, attr in (("I", "mi"), ("stderr", "mi_stderr"), ("h_T", "h_t"),
-                                                   ("h_T_given_X", "h_t_given_x"), ("H_bin", "h_bin"))}
+                                                   ("h_T_given_X", "h_t_given_x"), ("H_bin", "h_bin"),
+                                                   ("I_TY", "mi_y"), ("I_TY_stderr", "mi_y_stderr"))}
                   for k in range(self.n_layers)}
         at = self.epochs - 1  # (E,) rows of the per-epoch losses
         return {"epochs": self.epochs.tolist(), "layers": layers,
@@ -137,22 +146,29 @@ class DeterministicResults(TrainingCurves):
     bin_sizes : ndarray, shape (K,)
     h_bin : ndarray, shape (E, K, L)
         In nats; at most ln 4096 ≈ 8.318.
+    h_bin_y : ndarray, shape (E, K, L)
+        I(Bin(T_ℓ); Y) in nats (the binned information plane); at most H(Y) ≤ ln 2.
     loss_epochs, train_loss, test_loss, train_acc, test_acc : ndarray, shape (n_epochs,)
     wall_time_s : float
     """
 
-    ARRAYS: ClassVar[tuple[str, ...]] = ("epochs", "bin_sizes", "h_bin", "loss_epochs", "train_loss", "test_loss",
-                                         "train_acc", "test_acc")
+    ARRAYS: ClassVar[tuple[str, ...]] = ("epochs", "bin_sizes", "h_bin", "h_bin_y", "loss_epochs", "train_loss",
+                                         "test_loss", "train_acc", "test_acc")
 
     epochs: np.ndarray
     bin_sizes: np.ndarray
     h_bin: np.ndarray
+    h_bin_y: np.ndarray
+
+    @property
+    def name(self) -> str:
+        return self.config.name
 
     def summary(self) -> dict:
         """Final H(Bin(T_ℓ)) per bin size and layer (K, L), final test accuracy."""
         final = np.round(self.h_bin[-1], 4)  # (K, L)
         return dict(epochs=self.epochs.tolist(), bin_sizes=self.bin_sizes.tolist(), H_bin_final=final.tolist(),
-                    final_test_acc=float(self.test_acc[-1]), wall_time_s=round(self.wall_time_s, 1))
+                    I_bin_TY_final=np.round(self.h_bin_y[-1], 4).tolist(), final_test_acc=float(self.test_acc[-1]), wall_time_s=round(self.wall_time_s, 1))
 
 
 @dataclass
@@ -201,18 +217,28 @@ class SZTResults(ExperimentResults):
     ----------
     config : SZTConfig
     networks : dict of str to NetworkResults
-        One per name in ``config.networks``, in that order.
+        The first seed's run of each name in ``config.networks``, in that order.
+    seed_runs : dict of str to list of NetworkResults
+        All ``config.n_seeds`` runs of each network (``seed_runs[name][0]`` is
+        ``networks[name]``).
     deterministic : DeterministicResults or None
-        When ``config.deterministic``.
+        The first seed's deterministic network, when ``config.deterministic``.
+    deterministic_runs : list of DeterministicResults
+        All its seeds.
     dpi : DPIResults or None
-        When ``config.dpi``.
+        The final ``"tanh"`` network (first seed) against ``n_x``, when ``config.dpi``.
+    realizations : list of DPIResults
+        The same at each of the ``config.dpi_epochs`` epochs checked, ``dpi`` first.
     provenance : Provenance
 
     Notes
     -----
-    ``arrays.npz`` holds ``<network>__<field>`` for every array of each network
-    (``snapshots`` as float16), ``<network>__state__<parameter>`` for its final
-    weights, ``deterministic__<field>`` and ``dpi__<field>``.
+    ``arrays.npz`` holds ``<network>__<field>`` for every array of the first seed's run
+    of each network (``snapshots`` as float16), ``<network>__state__<parameter>`` for
+    its final weights and ``<network>__epoch_state__<parameter>`` for its weights at
+    the measured epochs; ``<network>__s<k>__…`` the same for seed index k ≥ 1;
+    ``deterministic__<field>`` (``deterministic__s<k>__<field>``), ``dpi__<field>``
+    for the final network and ``dpi_e<epoch>__<field>`` for the other epochs checked.
     """
 
     experiment: ClassVar[str] = "szt"
@@ -220,57 +246,111 @@ class SZTResults(ExperimentResults):
 
     config: SZTConfig
     networks: dict = field(default_factory=dict)
+    seed_runs: dict = field(default_factory=dict)
     deterministic: DeterministicResults | None = None
+    deterministic_runs: list = field(default_factory=list)
     dpi: DPIResults | None = None
+    realizations: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.seed_runs:
+            self.seed_runs = {name: [r] for name, r in self.networks.items()}
+        if not self.networks:
+            self.networks = {name: runs[0] for name, runs in self.seed_runs.items()}
+        if self.deterministic is not None and not self.deterministic_runs:
+            self.deterministic_runs = [self.deterministic]
+        if self.deterministic is None and self.deterministic_runs:
+            self.deterministic = self.deterministic_runs[0]
+        if self.dpi is not None and not self.realizations:
+            self.realizations = [self.dpi]
+        if self.dpi is None and self.realizations:
+            self.dpi = self.realizations[0]
+
+    @staticmethod
+    def _prefix(name: str, k: int) -> str:
+        return f"{name}__" if k == 0 else f"{name}__s{k}__"
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {}
-        for name, r in self.networks.items():
-            for key in NetworkResults.ARRAYS:
-                value = np.asarray(getattr(r, key))
-                out[f"{name}__{key}"] = value.astype(np.float16) if key == "snapshots" else value
-            for key, value in r.final_state.items():
-                out[f"{name}__state__{key}"] = np.asarray(value)
-        if self.deterministic is not None:
+        for name, runs in self.seed_runs.items():
+            for k, r in enumerate(runs):
+                pre = self._prefix(name, k)
+                for key in NetworkResults.ARRAYS:
+                    value = np.asarray(getattr(r, key))
+                    out[pre + key] = value.astype(np.float16) if key == "snapshots" else value
+                for key, value in r.final_state.items():
+                    out[f"{pre}state__{key}"] = np.asarray(value)
+                for key, value in r.epoch_states.items():
+                    out[f"{pre}epoch_state__{key}"] = np.asarray(value, dtype=np.float32)
+        for k, r in enumerate(self.deterministic_runs):
             for key in DeterministicResults.ARRAYS:
-                out[f"deterministic__{key}"] = np.asarray(getattr(self.deterministic, key))
-        if self.dpi is not None:
+                out[self._prefix("deterministic", k) + key] = np.asarray(getattr(r, key))
+        for k, d in enumerate(self.realizations):
             for key in DPIResults.ARRAYS:
-                out[f"dpi__{key}"] = np.asarray(getattr(self.dpi, key))
+                out[("dpi__" if k == 0 else f"dpi_e{d.epoch}__") + key] = np.asarray(getattr(d, key))
         return out
 
     @classmethod
     def from_arrays(cls, config: SZTConfig, arrays: dict, summary: dict, provenance: Provenance):
-        wall = lambda part, name: float(summary.get(part, {}).get(name, {}).get("wall_time_s", 0.0))  # noqa: E731
-        networks = {}
+        walls = summary.get("wall_times_s", {})
+        seed_runs = {}
         for name in config.networks:
-            missing = [k for k in NetworkResults.ARRAYS if f"{name}__{k}" not in arrays]
-            if missing:
-                raise ValueError(f"stored arrays lack {name}__{missing[0]} (and {len(missing) - 1} more)")
-            kw = {key: arrays[f"{name}__{key}"] for key in NetworkResults.ARRAYS}
-            kw["snapshots"] = kw["snapshots"].astype(np.float32)
-            prefix = f"{name}__state__"
-            state = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-            networks[name] = NetworkResults(config=config.network(name), final_state=state,
-                                            wall_time_s=wall("networks", name), **kw)
-        deterministic = None
+            runs = []
+            for k in range(config.n_seeds):
+                pre = cls._prefix(name, k)
+                missing = [key for key in NetworkResults.ARRAYS if pre + key not in arrays]
+                if missing:
+                    raise ValueError(f"stored arrays lack {pre}{missing[0]} (and {len(missing) - 1} more)")
+                kw = {key: arrays[pre + key] for key in NetworkResults.ARRAYS}
+                kw["snapshots"] = kw["snapshots"].astype(np.float32)
+                state = {key[len(pre) + 7:]: v for key, v in arrays.items() if key.startswith(pre + "state__")}
+                epoch_states = {key[len(pre) + 13:]: v for key, v in arrays.items()
+                                if key.startswith(pre + "epoch_state__")}
+                runs.append(NetworkResults(config=config.network(name, k), final_state=state,
+                                           epoch_states=epoch_states,
+                                           wall_time_s=float(walls.get(f"{name}/{k}", 0.0)), **kw))
+            seed_runs[name] = runs
+        deterministic_runs = []
         if config.deterministic:
-            deterministic = DeterministicResults(
-                config=config.network("deterministic"),
-                **{key: arrays[f"deterministic__{key}"] for key in DeterministicResults.ARRAYS},
-                wall_time_s=float(summary.get("deterministic", {}).get("wall_time_s", 0.0)))
-        dpi = None
+            for k in range(config.n_seeds):
+                pre = cls._prefix("deterministic", k)
+                deterministic_runs.append(DeterministicResults(
+                    config=config.network("deterministic", k),
+                    **{key: arrays[pre + key] for key in DeterministicResults.ARRAYS},
+                    wall_time_s=float(walls.get(f"deterministic/{k}", 0.0))))
+        realizations = []
         if config.dpi:
-            dpi = DPIResults(network="tanh", epoch=config.n_epochs, beta=config.network("tanh").beta,
-                             **{key: arrays[f"dpi__{key}"] for key in DPIResults.ARRAYS})
-        return cls(config=config, provenance=provenance, networks=networks, deterministic=deterministic, dpi=dpi)
+            beta = config.network("tanh").beta
+            realizations.append(DPIResults(network="tanh", epoch=config.n_epochs, beta=beta,
+                                           **{key: arrays[f"dpi__{key}"] for key in DPIResults.ARRAYS}))
+            extra = sorted({int(key[5:key.index("__")]) for key in arrays if key.startswith("dpi_e")})
+            for epoch in extra:
+                realizations.append(DPIResults(network="tanh", epoch=epoch, beta=beta,
+                                               **{key: arrays[f"dpi_e{epoch}__{key}"] for key in DPIResults.ARRAYS}))
+        return cls(config=config, provenance=provenance, seed_runs=seed_runs, deterministic_runs=deterministic_runs,
+                   realizations=realizations)
 
     def summary(self) -> dict:
-        """Per network :meth:`NetworkResults.summary`, the deterministic network's and
-        the DPI check's."""
+        """Per network :meth:`NetworkResults.summary` (first seed), the deterministic
+        network's and the DPI check's; per network and seed the measured epochs, I(X; T_ℓ)
+        and I(T_ℓ; Y) with their errors and the final test accuracy; wall times."""
         out: dict = {"networks": {name: r.summary() for name, r in self.networks.items()}}
+        out["seeds"] = {name: [{"seed": r.config.seed, "epochs": r.epochs.tolist(),
+                                "mi": np.round(r.mi, 5).tolist(), "mi_stderr": np.round(r.mi_stderr, 5).tolist(),
+                                "mi_y": np.round(r.mi_y, 5).tolist(),
+                                "mi_y_stderr": np.round(r.mi_y_stderr, 5).tolist(),
+                                "final_test_acc": float(r.test_acc[-1])} for r in runs]
+                        for name, runs in self.seed_runs.items()}
         if self.deterministic is not None:
             out["deterministic"] = self.deterministic.summary()
+            out["deterministic_seeds"] = [{"seed": r.config.seed, "final_test_acc": float(r.test_acc[-1]),
+                                           "H_bin_final": np.round(r.h_bin[-1], 4).tolist()}
+                                          for r in self.deterministic_runs]
         if self.dpi is not None:
             out["dpi_realizations"] = self.dpi.summary()
+            out["realizations"] = [d.summary() for d in self.realizations]
+        out["wall_times_s"] = {**{f"{name}/{k}": round(r.wall_time_s, 1) for name, runs in self.seed_runs.items()
+                                  for k, r in enumerate(runs)},
+                               **{f"deterministic/{k}": round(r.wall_time_s, 1)
+                                  for k, r in enumerate(self.deterministic_runs)}}
         return out

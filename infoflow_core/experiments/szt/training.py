@@ -38,9 +38,9 @@ def build_model(network: NetworkConfig, device: torch.device,
 
 
 def train_network(network: NetworkConfig, data: SZTData, *, generator: torch.Generator, callback=None,
-                  progress: bool = False):
-    """Train the SZT network of ``network`` and call ``callback(epoch, model)`` after
-    each epoch listed in ``network.epochs``.
+                  progress: bool = False, resume: dict | None = None):
+    """Train the SZT network of ``network`` and call ``callback(epoch, model, state)``
+    after each epoch listed in ``network.epochs``.
 
     Adam (lr ``network.lr``), mini-batches of ``network.batch_size`` reshuffled every
     epoch, softmax cross-entropy, noise on; after every step, the orthonormality
@@ -56,8 +56,15 @@ def train_network(network: NetworkConfig, data: SZTData, *, generator: torch.Gen
     generator : torch.Generator
         On that device: batch order and all training noise.
     callback : callable, optional
+        ``callback(epoch, model, state)``; ``state`` is the training state after that
+        epoch (``epoch``, ``model``, ``optimizer``, ``generator``, ``record``: CPU
+        tensors and dicts), what ``resume`` takes to continue from there.
     progress : bool
         A progress bar over epochs.
+    resume : dict, optional
+        A ``state`` passed to ``callback`` earlier: training continues after its
+        epoch, exactly as if it had not stopped (weights, Adam's moments, the
+        generator and the recorded losses are restored).
 
     Returns
     -------
@@ -74,8 +81,15 @@ def train_network(network: NetworkConfig, data: SZTData, *, generator: torch.Gen
     x_te, y_te = data.x[data.test_idx], data.y[data.test_idx]  # (n_te, 12), (n_te,)
     n_tr, bs = x_tr.shape[0], network.batch_size
     record = torch.zeros(network.n_epochs, 4, dtype=torch.float64, device=device)  # per epoch: 4 numbers
+    first = 1
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        generator.set_state(resume["generator"])
+        record.copy_(resume["record"])
+        first = int(resume["epoch"]) + 1
     measure = set(network.epochs)
-    for epoch in progress_iter(range(1, network.n_epochs + 1), progress, desc=network.name, leave=False):
+    for epoch in progress_iter(range(first, network.n_epochs + 1), progress, desc=network.name, leave=False):
         with single_thread(device.type == "cpu"):
             model.train()
             perm = torch.randperm(n_tr, generator=generator, device=device)  # (n_tr,)
@@ -95,8 +109,21 @@ def train_network(network: NetworkConfig, data: SZTData, *, generator: torch.Gen
                 record[epoch - 1, 2] = (out_tr.argmax(1) == y_tr).double().mean()
                 record[epoch - 1, 3] = (out_te.argmax(1) == y_te).double().mean()
         if callback is not None and epoch in measure:
-            callback(epoch, model)
+            state = {"epoch": epoch, "model": _cpu(model.state_dict()), "optimizer": _cpu(opt.state_dict()),
+                     "generator": generator.get_state(), "record": record.cpu().clone()}
+            callback(epoch, model, state)
     rec = record.cpu().numpy()  # (n_epochs, 4)
     losses = {"epoch": np.arange(1, network.n_epochs + 1), "train_loss": rec[:, 0], "test_loss": rec[:, 1],
               "train_acc": rec[:, 2], "test_acc": rec[:, 3]}
     return model, losses
+
+
+def _cpu(tree):
+    """A copy of a (nested) state dict with every tensor on the CPU."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().cpu().clone()
+    if isinstance(tree, dict):
+        return {k: _cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_cpu(v) for v in tree)
+    return tree
