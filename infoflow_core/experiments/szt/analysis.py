@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 __all__ = ["compression_summary", "overfitting_onset", "hbin_correlations", "bin_centres", "distance_summary",
-           "dpi_check", "plane_phases", "label_entropy", "describe_network", "report", "REPORT_PARTS"]
+           "dpi_check", "plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "report", "REPORT_PARTS"]
 
 
 def compression_summary(result, layer: int, *, n_sigma: float = 5.0,
@@ -116,6 +116,45 @@ def plane_phases(result, layer: int, *, n_sigma: float = 5.0, fit_fraction: floa
             "fall_from": int(result.epochs[a]), "fall_to": int(result.epochs[b]), "x_fall": fall,
             "x_fall_sigma": fall_sigma, "compression_after_fit": bool(fall_sigma > n_sigma and fall > math.log(1.5)),
             "y_change_in_fall": float(my[b] - my[a])}
+
+
+def linear_conditional_entropy(result) -> np.ndarray:
+    """The exact h(T_ℓ | X) of a linear noisy network at every measured epoch, nats.
+
+    With identity activations, T_ℓ = W_ℓ T_{ℓ−1} + b_ℓ + βZ_ℓ and T_0 = x, so given X = x
+    every T_ℓ is Gaussian with a covariance that does not depend on x:
+
+        Σ_1 = β² I,    Σ_ℓ = W_ℓ Σ_{ℓ−1} W_ℓᵀ + β² I,    h(T_ℓ | X) = ½ ln det(2πe Σ_ℓ).
+
+    The SP estimator approximates each such Gaussian by a mixture of ``n_x`` Gaussians
+    of width β around sampled centres (a plug-in estimate, biased down for few
+    realizations); this is the value it should approach.
+
+    Parameters
+    ----------
+    result : NetworkResults
+        Of the ``"linear"`` network, with ``epoch_states`` (weights after every
+        measured epoch).
+
+    Returns
+    -------
+    ndarray, shape (E, L)
+    """
+    if result.config.activation != "linear":
+        raise ValueError(f"result must be a linear network, got activation {result.config.activation!r}")
+    if not result.epoch_states:
+        raise ValueError("result has no epoch_states (weights at the measured epochs)")
+    beta2 = float(result.config.beta) ** 2
+    keys = sorted((k for k in result.epoch_states if k.startswith("hidden.") and k.endswith(".0.weight")),
+                  key=lambda k: int(k.split(".")[1]))
+    out = np.empty((len(result.epochs), len(keys)))
+    for e in range(len(result.epochs)):
+        cov = None
+        for layer, key in enumerate(keys):
+            w = np.asarray(result.epoch_states[key][e], dtype=np.float64)  # (d_ℓ, d_{ℓ−1})
+            cov = beta2 * np.eye(w.shape[0]) + (0.0 if cov is None else w @ cov @ w.T)
+            out[e, layer] = 0.5 * np.linalg.slogdet(2 * math.pi * math.e * cov)[1]
+    return out
 
 
 def overfitting_onset(losses_epochs, test_loss, *, window: int = 25) -> dict:
