@@ -474,3 +474,20 @@ def test_linear_conditional_entropy_matches_sampling():
             assert 0.5 * np.linalg.slogdet(2 * math.pi * math.e * np.atleast_2d(cov))[1] == pytest.approx(exact[k], abs=0.05)
     with pytest.raises(ValueError, match="linear"):
         ex.linear_conditional_entropy(_network_results())
+
+
+def test_binned_plane_phases_count_any_change():
+    """The binned plane is exact: a rise of I(Bin(T);Y) by 0.01 is fitting, a fall of H(Bin(T))
+    by 1 nat after it is compression (> ln 1.5), a fall of 0.3 is not."""
+    h = np.array([[[2.0]], [[5.0]], [[4.0]]])  # (E, K, L)
+    hy = np.array([[[0.60]], [[0.61]], [[0.61]]])
+    b = ex.DeterministicResults(config=SZTConfig.for_scale("quick").network("deterministic"),
+                                epochs=np.array([1, 10, 100]), bin_sizes=np.array([0.1]), h_bin=h, h_bin_y=hy,
+                                loss_epochs=np.arange(1, 2), train_loss=np.zeros(1), test_loss=np.zeros(1),
+                                train_acc=np.zeros(1), test_acc=np.zeros(1))
+    p = ex.binned_plane_phases(b, 0, 1)
+    assert p["fitting"] and p["fit_epoch"] == 10 and p["compression_after_fit"] and p["x_fall"] == pytest.approx(1.0)
+    b.h_bin = np.array([[[2.0]], [[5.0]], [[4.7]]])
+    assert not ex.binned_plane_phases(b, 0, 1)["compression_after_fit"]
+    with pytest.raises(ValueError, match="bin_index"):
+        ex.binned_plane_phases(b, 1, 1)

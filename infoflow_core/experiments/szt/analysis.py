@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 __all__ = ["compression_summary", "overfitting_onset", "hbin_correlations", "bin_centres", "distance_summary",
-           "dpi_check", "plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "report", "REPORT_PARTS"]
+           "dpi_check", "plane_phases", "binned_plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "report", "REPORT_PARTS"]
 
 
 def compression_summary(result, layer: int, *, n_sigma: float = 5.0,
@@ -64,6 +64,11 @@ def label_entropy(labels) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+def _exceeds(diff: float, sigma: float, n_sigma: float) -> bool:
+    """``diff > n_sigma · sigma``; an exact quantity (``sigma == 0``) needs ``diff > 0``."""
+    return diff > n_sigma * sigma if sigma > 0 else diff > 0
+
+
 def plane_phases(result, layer: int, *, n_sigma: float = 5.0, fit_fraction: float = 0.9) -> dict:
     """The information-plane trajectory of one layer, read as Shwartz-Ziv & Tishby's
     phases: a *fitting* phase in which I(T; Y) rises, then a *compression* phase in
@@ -84,7 +89,8 @@ def plane_phases(result, layer: int, *, n_sigma: float = 5.0, fit_fraction: floa
     Parameters
     ----------
     result : NetworkResults
-        With ``mi_y`` (I(T_ℓ; Y)) and ``mi_y_stderr``.
+        With ``mi_y`` (I(T_ℓ; Y)) and ``mi_y_stderr``; for the deterministic
+        network's binned plane see :func:`binned_plane_phases`.
     layer : int
     n_sigma, fit_fraction : float
 
@@ -92,11 +98,20 @@ def plane_phases(result, layer: int, *, n_sigma: float = 5.0, fit_fraction: floa
     -------
     dict
     """
+    return _plane_phases(result, layer, n_sigma=n_sigma, fit_fraction=fit_fraction)
+
+
+def _plane_phases(result, layer: int, *, n_sigma: float, fit_fraction: float, bin_index: int | None = None) -> dict:
     k = layer - 1
-    if not 0 <= k < result.n_layers:
-        raise ValueError(f"layer must be in 1..{result.n_layers}, got {layer}")
-    mx, sx = result.mi[:, k], result.mi_stderr[:, k]
-    my, sy = result.mi_y[:, k], result.mi_y_stderr[:, k]
+    n_layers = result.h_bin.shape[-1] if bin_index is not None else result.n_layers
+    if not 0 <= k < n_layers:
+        raise ValueError(f"layer must be in 1..{n_layers}, got {layer}")
+    if bin_index is None:
+        mx, sx = result.mi[:, k], result.mi_stderr[:, k]
+        my, sy = result.mi_y[:, k], result.mi_y_stderr[:, k]
+    else:
+        mx, my = result.h_bin[:, bin_index, k], result.h_bin_y[:, bin_index, k]
+        sx = sy = np.zeros_like(mx)
     top = int(np.argmax(my))
     rise = float(my[top] - my[0])
     fit = int(np.argmax(my >= my[0] + fit_fraction * rise)) if rise > 0 else 0
@@ -107,15 +122,25 @@ def plane_phases(result, layer: int, *, n_sigma: float = 5.0, fit_fraction: floa
     j = int(np.argmax(falls))
     a, b = int(run_arg[j]), int(after[j])
     fall = float(falls[j])
-    fall_sigma = fall / (float(math.hypot(sx[a], sx[b])) or float("inf"))
+    fall_se = float(math.hypot(sx[a], sx[b]))
     return {"layer": layer, "fit_epoch": int(result.epochs[fit]), "y_first": float(my[0]), "y_max": float(my[top]),
             "y_final": float(my[-1]), "y_rise": rise,
-            "fitting": bool(rise > n_sigma * (float(math.hypot(sy[top], sy[0])) or float("inf"))),
-            "x_rise": x_rise,
-            "x_rises_while_fitting": bool(x_rise > n_sigma * (float(math.hypot(sx[fit], sx[0])) or float("inf"))),
+            "fitting": _exceeds(rise, float(math.hypot(sy[top], sy[0])), n_sigma),
+            "x_rise": x_rise, "x_rises_while_fitting": _exceeds(x_rise, float(math.hypot(sx[fit], sx[0])), n_sigma),
             "fall_from": int(result.epochs[a]), "fall_to": int(result.epochs[b]), "x_fall": fall,
-            "x_fall_sigma": fall_sigma, "compression_after_fit": bool(fall_sigma > n_sigma and fall > math.log(1.5)),
+            "x_fall_sigma": fall / fall_se if fall_se > 0 else float("inf") * (fall > 0),
+            "compression_after_fit": _exceeds(fall, fall_se, n_sigma) and fall > math.log(1.5),
             "y_change_in_fall": float(my[b] - my[a])}
+
+
+def binned_plane_phases(binning, bin_index: int, layer: int, *, fit_fraction: float = 0.9) -> dict:
+    """:func:`plane_phases` for the deterministic network's binned plane at bin size
+    ``binning.bin_sizes[bin_index]``: x = I(X; Bin(T_ℓ)) = H(Bin(T_ℓ)),
+    y = I(Bin(T_ℓ); Y), both exact (no standard errors: any rise or fall counts,
+    compression still needs a fall of ln 1.5)."""
+    if not 0 <= bin_index < len(binning.bin_sizes):
+        raise ValueError(f"bin_index must be in 0..{len(binning.bin_sizes) - 1}, got {bin_index}")
+    return _plane_phases(binning, layer, n_sigma=0.0, fit_fraction=fit_fraction, bin_index=bin_index)
 
 
 def linear_conditional_entropy(result) -> np.ndarray:
