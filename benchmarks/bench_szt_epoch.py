@@ -9,7 +9,8 @@ h(T_ℓ | X = x). Times the sampling of representations and each layer's estimat
 and prints a table. ``--variants`` compares, side by side on the same samples:
 
 * ``plain``: every layer with all n_x realizations, no control variate;
-* ``cv``: the own-component control variate (``control_variate=True``);
+* ``collapse``: layer 1's coinciding realizations collapsed to one, no control variate;
+* ``cv``: the own-component control variate (``control_variate=True``), no collapse;
 * ``cv+collapse``: and layer 1's coinciding realizations collapsed to one (what
   the experiment runs, ``experiments.szt.estimate_information``);
 * ``cv+collapse+TY``: and I(T_ℓ; Y) as the experiment measures it (sharing h(T_ℓ)).
@@ -101,7 +102,7 @@ def build_net(device: torch.device, args, x: torch.Tensor, y: torch.Tensor) -> t
     return net, f"tanh network, {args.train_epochs} full-batch SGD epochs"
 
 
-VARIANTS = ("plain", "cv", "cv+collapse", "cv+collapse+TY")
+VARIANTS = ("plain", "collapse", "cv", "cv+collapse", "cv+collapse+TY")
 
 
 def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, net: SZTNet) -> list[dict]:
@@ -115,7 +116,7 @@ def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, 
     t_sample = time.perf_counter() - t0
     out = []
     for variant in args.variants:
-        cv, collapse, ty = variant != "plain", "collapse" in variant, variant.endswith("TY")
+        cv, collapse, ty = variant.startswith("cv"), "collapse" in variant, variant.endswith("TY")
         layers = []
         for ell, s in enumerate(samples, start=1):
             t1 = time.perf_counter()

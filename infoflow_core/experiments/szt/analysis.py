@@ -305,7 +305,7 @@ def describe_network(result) -> str:
 
 
 #: What :func:`report` can say, in the order it says it.
-REPORT_PARTS = ("networks", "plane", "dpi", "deterministic", "histograms")
+REPORT_PARTS = ("networks", "plane", "dpi", "deterministic", "binned_plane", "histograms")
 
 
 def _yes(flag) -> str:
@@ -333,8 +333,9 @@ def report(results, parts=REPORT_PARTS, *, min_accuracy: float = 0.75) -> str:
     * ``plane``: per noisy network, 0 ≤ I(T_ℓ; Y) ≤ min(I(X; T_ℓ), H(Y)) within 4
       standard errors everywhere (Y is a function of X), I(T_1; Y) within 0.02 nats
       of H(Y) at every epoch (the inputs stay separated in T_1), and how many layer
-      pairs break the DPI for Y by more than 3 s.e.; for the deterministic network,
-      I(Bin(T_ℓ); Y) ≤ H(Y) and I(Bin(T_1); Y) = H(Y) at the finest bins;
+      pairs break the DPI for Y by more than 3 s.e.;
+    * ``binned_plane``: for the deterministic network, I(Bin(T_ℓ); Y) ≤ H(Y) and
+      I(Bin(T_1); Y) = H(Y) at the finest bins;
     * ``dpi``: the final tanh network re-estimated with each ``n_x``: the DPI holds
       within 3 s.e. at every ``n_x``, and I(X; T_5) falls by more than 3 s.e. from the
       fewest to the most realizations (the upward bias of few realizations);
@@ -381,6 +382,7 @@ def report(results, parts=REPORT_PARTS, *, min_accuracy: float = 0.75) -> str:
                       f"  I(T_1;Y) within 0.02 nats of H(Y) = {h_y:.3f} at every epoch: "
                       f"{_yes(np.abs(r.mi_y[:, 0] - h_y).max() < 0.02)}",
                       f"  layer pairs above the DPI for Y by > 3 s.e.: {len(dpi_y['violations'])} of {dpi_y['n_checked']}"]
+    if "binned_plane" in parts:
         b = results.deterministic
         if b is not None and getattr(b, "h_bin_y", None) is not None:
             h_y = label_entropy(next(iter(results.networks.values())).labels) if results.networks else None
