@@ -13,7 +13,15 @@ and prints a table. ``--variants`` compares, side by side on the same samples:
 * ``cv``: the own-component control variate (``control_variate=True``), no collapse;
 * ``cv+collapse``: and layer 1's coinciding realizations collapsed to one (what
   the experiment runs, ``experiments.szt.estimate_information``);
-* ``cv+collapse+TY``: and I(T_ℓ; Y) as the experiment measures it (sharing h(T_ℓ)).
+* ``cv+collapse+auto``: and each layer's samples for h(T_ℓ) chosen for a standard
+  error of ``--target-stderr`` from a pilot, at most ``--n-mc`` (``choose_n_mc``, what the
+  full scale runs; the pilot's time is included);
+* ``cv+collapse+TY``, ``cv+collapse+auto+TY``: and I(T_ℓ; Y) as the experiment measures it
+  (sharing h(T_ℓ)).
+
+Since the block-stratified sampling of mixtures with more components than samples
+became the library's default, every variant uses it; ``plain`` is the estimator
+without the control variate and without collapsing.
 
 Usage::
 
@@ -102,11 +110,11 @@ def build_net(device: torch.device, args, x: torch.Tensor, y: torch.Tensor) -> t
     return net, f"tanh network, {args.train_epochs} full-batch SGD epochs"
 
 
-VARIANTS = ("plain", "collapse", "cv", "cv+collapse", "cv+collapse+TY")
+VARIANTS = ("plain", "collapse", "cv", "cv+collapse", "cv+collapse+auto", "cv+collapse+TY", "cv+collapse+auto+TY")
 
 
 def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, net: SZTNet) -> list[dict]:
-    from infoflow_core.experiments.szt import estimate_information, estimate_label_information
+    from infoflow_core.experiments.szt import choose_n_mc, estimate_information, estimate_label_information
 
     g = torch.Generator(device=device).manual_seed(args.seed)
     sync(device)
@@ -117,15 +125,17 @@ def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, 
     out = []
     for variant in args.variants:
         cv, collapse, ty = variant.startswith("cv"), "collapse" in variant, variant.endswith("TY")
+        auto = "auto" in variant
         layers = []
         for ell, s in enumerate(samples, start=1):
             t1 = time.perf_counter()
-            mi = estimate_information([s], net.beta, n_mc=args.n_mc, n_mc_given_x=args.n_mc_given_x, generator=g,
+            n_mc = choose_n_mc([s], net.beta, args.n_mc, args.target_stderr, g)[0] if auto else args.n_mc
+            mi = estimate_information([s], net.beta, n_mc=n_mc, n_mc_given_x=args.n_mc_given_x, generator=g,
                                       control_variate=cv, collapse=collapse)[0]
             row = dict(layer=ell, d=s.shape[-1], mi=mi.value, stderr=mi.stderr, h_t=mi.h_t,
-                       h_t_given_x=mi.h_t_given_x)
+                       h_t_given_x=mi.h_t_given_x, n_mc=n_mc)
             if ty:
-                lab = estimate_label_information([s], y, net.beta, [mi], n_mc=args.n_mc, generator=g)[0]
+                lab = estimate_label_information([s], y, net.beta, [mi], n_mc=n_mc, generator=g)[0]
                 row.update(mi_y=lab.value, mi_y_stderr=lab.stderr)
             sync(device)
             row["seconds"] = time.perf_counter() - t1
@@ -147,7 +157,9 @@ def markdown(meta: dict, runs: list[dict]) -> str:
              + " | max stderr | total (s) |",
              "|---" * 10 + "|"]
     for r in runs:
-        cells = [f"{L['mi']:.3f} ± {L['stderr']:.4f} ({L['seconds']:.1f})" for L in r["layers"]]
+        cells = [f"{L['mi']:.3f} ± {L['stderr']:.4f} ({L['seconds']:.1f} s" + (f", n_mc {L['n_mc']}" if "auto" in r["variant"] else "")
+                 + (f"; I(T;Y) {L['mi_y']:.3f} ± {L['mi_y_stderr']:.3f}" if "mi_y" in L else "") + ")"
+                 for L in r["layers"]]
         lines.append(f"| {r['n_x']} | {r['variant']} | {r['sample_seconds']:.2f} | " + " | ".join(cells)
                      + f" | {r['max_stderr']:.4f} | {r['total_seconds']:.1f} |")
     return "\n".join(lines) + "\n"
@@ -165,6 +177,7 @@ def main(argv=None) -> int:
     ap.add_argument("--results", default=None, help="stored SZT run folder: measure its trained tanh network")
     ap.add_argument("--epoch", type=int, default=None, help="with --results: a measured epoch (default: final)")
     ap.add_argument("--variants", nargs="+", default=["cv+collapse"], choices=VARIANTS)
+    ap.add_argument("--target-stderr", type=float, default=0.007, help="nats, for the +auto variants")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out-dir", type=Path, default=None)
     ap.add_argument("--tag", default="")

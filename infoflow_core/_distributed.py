@@ -16,10 +16,14 @@ n`` positions to ``r`` distinct components chosen uniformly at random. With
 ``n_mc // world`` of them plus one for the first ``n_mc % world`` ranks
 (:meth:`Shard.share`). The random remainder components are drawn by group rank 0
 from its generator and all-reduced (the other ranks contribute zeros), so every
-rank knows the global per-component counts. The stratification is thus global:
-the union of the ranks' samples has exactly the allocation of the single-process
-estimator with the same ``n_mc``, and their noise is independent (one generator per
-rank), so the estimate has the same distribution.
+rank knows the global per-component counts. With fewer samples than components
+(``m = 0``) position ``p`` is one sample from a uniformly chosen component of the
+``p``-th contiguous block of components, drawn by the rank that owns ``p``. The
+stratification is thus global: the union of the ranks' samples has exactly the
+allocation of the single-process estimator with the same ``n_mc``, and their noise
+is independent (one generator per rank), so the estimate has the same distribution.
+(For ``m = 0`` the standard error pairs neighbouring blocks within each rank, so at
+a rank boundary the pairing, not the estimate, differs from one process's.)
 
 Reductions, float64, per block of mixtures: (1) the per-component sums of
 ``−ln p(sample)`` (a (b, n) tensor; a (b,) total when ``m = 0``), from which the
@@ -197,6 +201,8 @@ def sharded_entropies(centers: torch.Tensor, beta: float, n_mc: int, generator, 
     values, stderrs : Tensor, shape (B,) each, float64, on ``centers.device``;
     bit-identical on every rank.
     """
+    from .entropy import _block_bounds, _pair_sums, _stratified_indices  # entropy imports this module
+
     B, n, d = centers.shape
     device, dtype = centers.device, centers.dtype
     const = math.log(n) + 0.5 * d * math.log(2.0 * math.pi * beta * beta)
@@ -213,7 +219,9 @@ def sharded_entropies(centers: torch.Tensor, beta: float, n_mc: int, generator, 
         b = c.shape[0]
         counts = torch.full((b, n), m, dtype=torch.long, device=device)
         idx = (pos % n).expand(b, n_loc).clone()  # (b, n_loc)
-        if r:
+        if m == 0:  # one sample per block of components: this rank's blocks, its own generator
+            idx, counts, _ = _stratified_indices(b, n, n_mc, generator, device, positions=pos)
+        elif r:
             if shard.rank == 0:
                 perm = torch.rand(b, n, generator=generator, device=device).argsort(dim=-1)[:, :r]  # (b, r)
             else:
@@ -249,12 +257,25 @@ def sharded_entropies(centers: torch.Tensor, beta: float, n_mc: int, generator, 
         a = cov / var_w if var_w > 0 else 0.0
     values = torch.empty(B, dtype=torch.float64, device=device)
     stderrs = torch.empty(B, dtype=torch.float64, device=device)
+    bounds = _block_bounds(n, n_mc, device)
+    block_w = (bounds[1:] - bounds[:-1]).to(torch.float64) / n  # (n_mc,) weights of the block strata (m = 0)
     for b0, v, w, idx, counts in drawn:
         b = v.shape[0]
         if a:
             v = v - a * w
         k = counts.to(torch.float64)
         zeros = torch.zeros(b, n, dtype=torch.float64, device=device)
+        if m == 0:  # block strata: weighted sum, variance from pairs of neighbouring blocks on each rank
+            w_pos = block_w[pos]  # (n_loc,)
+            pair_sum, pairs = _pair_sums(v, w_pos)
+            both = shard.all_reduce(torch.cat([(v * w_pos).sum(dim=1), pair_sum,
+                                               torch.full((1,), float(pairs), dtype=torch.float64,
+                                                          device=device)]))
+            est, n_pairs = both[:b], float(both[-1])
+            var = both[b:2 * b] * (n_mc / (2 * n_pairs)) if n_pairs else torch.full_like(est, math.inf)
+            values[b0:b0 + b] = est
+            stderrs[b0:b0 + b] = var.sqrt()
+            continue
         if m >= 1:
             sums = shard.all_reduce(zeros.scatter_add(1, idx, v))  # (b, n) per-stratum sums
             means = sums / k

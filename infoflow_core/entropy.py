@@ -180,24 +180,66 @@ def gm_density(centers: torch.Tensor, beta: float, points: torch.Tensor, *, log:
     return logp if log else logp.exp()
 
 
-def _stratified_indices(B: int, n: int, n_mc: int, generator, device) -> tuple[torch.Tensor, torch.Tensor, int]:
+def _block_bounds(n: int, n_mc: int, device) -> torch.Tensor:
+    """Start of each of the ``n_mc`` contiguous blocks of components (and ``n`` at the end),
+    shape (n_mc + 1,): block k is ``[k·n // n_mc, (k+1)·n // n_mc)``, sizes differing by at
+    most one."""
+    return torch.arange(n_mc + 1, device=device) * n // n_mc
+
+
+def _stratified_indices(B: int, n: int, n_mc: int, generator, device,
+                        positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Components of the ``n_mc`` samples of each of ``B`` mixtures of ``n`` components.
 
-    Every component gets ``m = n_mc // n`` samples; the ``r = n_mc mod n`` others go
-    to distinct components chosen uniformly at random. Returns ``idx`` (B, n_mc),
-    per-component counts (B, n), and m.
+    With at least as many samples as components, every component gets ``m = n_mc // n``
+    samples and the ``r = n_mc mod n`` others go to distinct components chosen uniformly
+    at random. With fewer (``m = 0``), the components are cut into ``n_mc`` contiguous
+    blocks (:func:`_block_bounds`) and sample k is drawn from a uniformly chosen component
+    of block k: stratified over blocks, so when the order of the components means
+    something (the SP estimator lists the realizations input by input) the samples
+    are spread over the inputs instead of landing where chance puts them.
+    ``positions`` (the sample positions to draw, default all) serves the distributed
+    estimator. Returns ``idx`` (B, len(positions)), per-component counts (B, n) of the
+    drawn samples, and m.
     """
     m, r = divmod(n_mc, n)
-    parts = []
-    if m:
+    if m == 0:
+        pos = torch.arange(n_mc, device=device) if positions is None else positions
+        bounds = _block_bounds(n, n_mc, device)
+        lo, size = bounds[pos], bounds[pos + 1] - bounds[pos]  # (p,) each
+        u = torch.rand(B, pos.shape[0], generator=generator, device=device, dtype=torch.float64)
+        idx = lo + torch.minimum((u * size).long(), size - 1)  # (B, p)
+    else:
+        parts = []
         parts.append(torch.arange(n, device=device).repeat(m).expand(B, m * n))  # (B, m·n)
-    if r:
-        perm = torch.rand(B, n, generator=generator, device=device).argsort(dim=-1)  # (B, n)
-        parts.append(perm[:, :r])  # (B, r)
-    idx = torch.cat(parts, dim=1)  # (B, n_mc)
+        if r:
+            perm = torch.rand(B, n, generator=generator, device=device).argsort(dim=-1)  # (B, n)
+            parts.append(perm[:, :r])  # (B, r)
+        idx = torch.cat(parts, dim=1)  # (B, n_mc)
+        if positions is not None:
+            idx = idx[:, positions]
     counts = torch.zeros(B, n, device=device, dtype=torch.long)
     counts.scatter_add_(1, idx, torch.ones_like(idx))
     return idx, counts, m
+
+
+def _pair_sums(v: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """``Σ_pairs w̄² (v_a − v_b)²`` over consecutive pairs of samples (b, p) and the
+    number of pairs (an odd last sample is left out)."""
+    q = v.shape[1] // 2 * 2
+    wbar = 0.5 * (weights[0:q:2] + weights[1:q:2])
+    return (wbar ** 2 * (v[:, 0:q:2] - v[:, 1:q:2]) ** 2).sum(dim=1), q // 2
+
+
+def _collapsed_pairs_var(v: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Variance estimate of ``Σ_k weights_k v_k`` with one sample per stratum (b, p):
+    strata paired in order, each pair contributing ``w̄² (v_a − v_b)²`` (the collapsed-
+    strata estimator: conservative, by the squared differences of the paired strata's
+    means, small for neighbouring blocks); an odd last stratum is counted by scaling."""
+    sums, pairs = _pair_sums(v, weights)
+    if pairs == 0:
+        return torch.full((v.shape[0],), math.inf, dtype=torch.float64, device=v.device)
+    return sums * (v.shape[1] / (2 * pairs))
 
 
 def own_component_term(noise: torch.Tensor) -> torch.Tensor:
@@ -244,16 +286,18 @@ def _stratified_mean_var(v: torch.Tensor, idx: torch.Tensor, counts: torch.Tenso
     """The stratified estimate of ``E v`` per mixture and its variance, shape (b,) each.
 
     ``v`` (b, n_mc) are the values of the samples, drawn from components ``idx``
-    (b, n_mc) with ``counts`` (b, n) samples per component: every component gets
-    ``m = n_mc // n`` and the remainder one more each.
+    (b, n_mc) by :func:`_stratified_indices`: with ``m = n_mc // n ≥ 1`` every component
+    is a stratum (``counts`` (b, n) samples each); with ``m = 0`` every block of
+    components is a stratum with one sample, weighing its share of the components.
     """
     b = v.shape[0]
     m = n_mc // n
-    if m >= 1:
-        cnt = torch.gather(counts, 1, idx).to(torch.float64)  # (b, n_mc)
-        est = (v / (n * cnt)).sum(dim=1)  # stratified weights; each component weighs 1/n
-    else:
-        est = v.mean(dim=1)
+    if m == 0:
+        bounds = _block_bounds(n, n_mc, v.device)
+        w = (bounds[1:] - bounds[:-1]).to(torch.float64) / n  # (n_mc,) block weights, sum 1
+        return (v * w).sum(dim=1), _collapsed_pairs_var(v, w)
+    cnt = torch.gather(counts, 1, idx).to(torch.float64)  # (b, n_mc)
+    est = (v / (n * cnt)).sum(dim=1)  # stratified weights; each component weighs 1/n
     if m >= 2:
         # Stratified variance: Σ_i s_i² / (n² k_i), s_i² the sample variance in stratum i.
         k = counts.to(torch.float64)
@@ -261,11 +305,9 @@ def _stratified_mean_var(v: torch.Tensor, idx: torch.Tensor, counts: torch.Tenso
         dev2 = (v - torch.gather(means, 1, idx)) ** 2  # (b, n_mc)
         ss = torch.zeros(b, n, dtype=torch.float64, device=v.device).scatter_add_(1, idx, dev2)
         var = (ss / (k - 1.0) / (n * n * k)).sum(dim=1)
-    elif n_mc >= 2:
-        # Too few samples per stratum: the i.i.d. formula (an upper bound).
-        var = v.var(dim=1, unbiased=True) / n_mc
     else:
-        var = torch.full((b,), math.inf, dtype=torch.float64, device=v.device)
+        # One or two samples in a stratum: the i.i.d. formula (an upper bound).
+        var = v.var(dim=1, unbiased=True) / n_mc
     return est, var
 
 
@@ -342,7 +384,9 @@ def gm_entropy(centers: torch.Tensor, beta: float, *, n_mc: int,
 
     ``h = −E[ln p(G)]``, G drawn from the mixture (Section 3.2 of the paper).
     Samples are stratified over the components (each gets ``n_mc // n`` samples,
-    the remainder goes to distinct random components), which keeps the estimate
+    the remainder goes to distinct random components; with fewer samples than
+    components, one sample goes to each of ``n_mc`` contiguous blocks of components,
+    and the standard error pairs neighbouring blocks), which keeps the estimate
     unbiased and lowers its variance. Memory is O((n + n_mc)·d) plus a bounded
     block: the n × n_mc matrix is never formed.
 

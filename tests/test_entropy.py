@@ -450,3 +450,32 @@ def test_control_variate_is_unbiased_and_lowers_the_variance(centres, beta):
         assert abs(ratio - 1.0) < 5 * se, (cv, ratio, se)
         variances[cv] = v.var()
     assert variances[True] < 0.9 * variances[False], variances
+
+
+def test_block_strata_are_unbiased_calibrated_and_use_the_order():
+    """Fewer samples than components (m = 0): one sample per contiguous block. Over 2000
+    estimates of a 1-D mixture of 400 components in 40 groups of 10 (groups spread
+    unevenly, so that which group a sample lands in matters): the mean is within 5
+    standard errors of quadrature in either order; the reported stderr is conservative
+    but not by more than 2x in variance (mean stderr² / variance in [0.9, 2]) when
+    neighbouring components belong together; and that order gives less than half the
+    variance of the same mixture listed in random order."""
+    from infoflow_core.entropy import _gm_entropy_batched
+
+    g = torch.Generator().manual_seed(0)
+    groups = torch.cat([torch.zeros(10), 3 + torch.rand(30, generator=g, dtype=F64) * 30]).sort().values  # (40,)
+    c = (groups.repeat_interleave(10) + 0.05 * torch.randn(400, generator=g, dtype=F64)).reshape(400, 1)
+    ref = gm_entropy_1d(c, 0.3)
+    R = 2000
+    var = {}
+    for order in ("grouped", "shuffled"):
+        cc = c if order == "grouped" else c[torch.randperm(400, generator=g)]
+        values, stderrs = _gm_entropy_batched(cc.expand(R, 400, 1), 0.3, 100, torch.Generator().manual_seed(1),
+                                              "auto", "dense")
+        v = values.numpy()
+        assert abs(v.mean() - ref) < 5 * v.std() / math.sqrt(R), (order, v.mean(), ref)
+        var[order] = v.var()
+        if order == "grouped":
+            ratio = float((stderrs ** 2).mean()) / v.var()
+            assert 0.9 < ratio < 2.0, ratio
+    assert var["grouped"] < 0.5 * var["shuffled"], var

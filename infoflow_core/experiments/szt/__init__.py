@@ -36,7 +36,7 @@ from .analysis import (bin_centres, compression_summary, describe_network, dista
                        hbin_correlations, label_entropy, linear_conditional_entropy, overfitting_onset, plane_phases, binned_plane_phases, report, REPORT_PARTS)
 from .config import (DETERMINISTIC_BIN_SIZES, NETWORK_ACTIVATIONS, NETWORKS, QUICK_SEED, NetworkConfig, SZTConfig,
                      snapshot_subset)
-from .measure import (collapse_realizations, dpi_realizations, estimate_information, estimate_label_information,
+from .measure import (choose_n_mc, collapse_realizations, dpi_realizations, estimate_information, estimate_label_information,
                       histogram_edges, measure_deterministic, measure_noisy)
 from .results import DeterministicResults, DPIResults, NetworkResults, SZTResults
 from .training import build_model, train_network
@@ -44,7 +44,7 @@ from .training import build_model, train_network
 __all__ = [
     "SZTConfig", "NetworkConfig", "NETWORKS", "NETWORK_ACTIVATIONS", "DETERMINISTIC_BIN_SIZES", "QUICK_SEED",
     "snapshot_subset", "SZTResults", "NetworkResults", "DeterministicResults", "DPIResults",
-    "build_model", "train_network", "estimate_information", "estimate_label_information", "collapse_realizations",
+    "build_model", "train_network", "estimate_information", "estimate_label_information", "collapse_realizations", "choose_n_mc",
     "dpi_epochs_of", "histogram_edges", "measure_noisy",
     "measure_deterministic", "dpi_realizations", "compression_summary", "overfitting_onset", "hbin_correlations",
     "bin_centres", "distance_summary", "dpi_check", "plane_phases", "binned_plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "report", "REPORT_PARTS",
@@ -127,7 +127,8 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
             if stored is not None:
                 return DPIResults(**{k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in stored.items()})
             res = dpi_realizations(tanh, config.dpi_n_x, n_mc=config.n_mc, n_mc_given_x=config.n_mc_given_x,
-                                   seed=config.seed + 4, epoch=epoch, device=dev, progress=progress)
+                                   seed=config.seed + 4, epoch=epoch, target_stderr=config.target_stderr, device=dev,
+                                   progress=progress)
             if checkpoints is not None:
                 checkpoints.save(key, {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v)
                                        for k, v in vars(res).items()})

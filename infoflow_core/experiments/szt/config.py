@@ -72,7 +72,10 @@ class NetworkConfig:
         Epochs after which everything is measured.
     n_x, n_mc, n_mc_given_x : int
         SP estimator sizes: realizations per input, Monte Carlo samples for h(T_ℓ)
-        and for each h(T_ℓ | X = x).
+        (at most, with ``target_stderr``) and for each h(T_ℓ | X = x).
+    target_stderr : float
+        Choose each layer's samples for h(T_ℓ) for about this standard error (nats;
+        :func:`~.measure.choose_n_mc`); 0: always ``n_mc``.
     bin_factor : float
         H(Bin(T_ℓ)) of a noisy network uses bins of ``bin_factor · β``.
     bin_sizes : tuple of float
@@ -104,6 +107,7 @@ class NetworkConfig:
     n_x: int
     n_mc: int
     n_mc_given_x: int
+    target_stderr: float
     bin_factor: float
     bin_sizes: tuple
     histograms: bool
@@ -151,7 +155,11 @@ class SZTConfig(ExperimentConfig):
         Noise realizations per input of the SP estimator (paper: 1000).
     n_mc, n_mc_given_x : int
         Monte Carlo samples for h(T_ℓ) and for each h(T_ℓ | X = x); each
-        h(T_ℓ | Y = y) of I(T_ℓ; Y) takes ``n_mc`` too.
+        h(T_ℓ | Y = y) of I(T_ℓ; Y) takes as many as h(T_ℓ).
+    target_stderr : float
+        When > 0, each layer's h(T_ℓ) (and h(T_ℓ | Y = y)) gets just enough samples, at
+        most ``n_mc``, for about this standard error (nats), judged from a pilot
+        estimate (:func:`~.measure.choose_n_mc`); 0: always ``n_mc``.
     dpi_n_x : tuple of int
         Realizations per input tried in the DPI check.
     beta : float
@@ -183,9 +191,10 @@ class SZTConfig(ExperimentConfig):
 
     PRESETS: ClassVar[dict] = {
         "quick": dict(n_epochs=120, n_points=8, n_x=3, n_mc=512, n_mc_given_x=16, n_snapshots=3,
-                      dpi_n_x=(1, 2, 4, 8), hist_bins=40, det_points=12, seed=QUICK_SEED),
+                      dpi_n_x=(1, 2, 4, 8), dpi_epochs=1, hist_bins=40, det_points=12, seed=QUICK_SEED),
         "book": {},
-        "full": dict(n_epochs=10_000, n_points=100, n_x=300, n_mc=16_384, n_mc_given_x=128, n_snapshots=10,
+        "full": dict(n_epochs=10_000, n_points=100, n_x=300, n_mc=32_768, target_stderr=0.007, n_mc_given_x=128,
+                     n_snapshots=10,
                      dpi_n_x=(1, 3, 10, 30, 100, 300, 1000), hist_bins=60, det_points=100,
                      n_seeds=3),
     }
@@ -209,6 +218,7 @@ class SZTConfig(ExperimentConfig):
     n_x: int = 10
     n_mc: int = 4096
     n_mc_given_x: int = 32
+    target_stderr: float = 0.0
     dpi_n_x: tuple = (1, 2, 5, 10, 20, 50, 100)
     # the networks' noise and regularization
     beta: float = 0.005
@@ -239,6 +249,7 @@ class SZTConfig(ExperimentConfig):
             check_positive_int(n_x, "dpi_n_x")
         for name in ("lr", "bin_factor", "hist_min"):
             check_positive(getattr(self, name), name)
+        check_positive(self.target_stderr, "target_stderr", allow_zero=True)
         check_beta(self.beta, "beta")
         check_beta(self.beta_linear, "beta_linear")
         check_positive(self.alpha, "alpha", allow_zero=True)
@@ -294,7 +305,8 @@ class SZTConfig(ExperimentConfig):
             alpha=self.alpha if name == "orthonormal" else 0.0,
             n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr,
             epochs=self.det_epochs if deterministic else self.epochs,
-            n_x=self.n_x, n_mc=self.n_mc, n_mc_given_x=self.n_mc_given_x, bin_factor=self.bin_factor,
+            n_x=self.n_x, n_mc=self.n_mc, n_mc_given_x=self.n_mc_given_x, target_stderr=self.target_stderr,
+            bin_factor=self.bin_factor,
             bin_sizes=self.bin_sizes if deterministic else (), histograms=first and name in self.histograms,
             hist_bins=self.hist_bins, hist_min=self.hist_min, snapshot_epochs=self.snapshot_epochs if first else (),
             seed=self.seeds[seed_index], data_seed=self.seed)

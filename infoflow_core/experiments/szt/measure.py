@@ -18,6 +18,7 @@ from ...binning import binned_entropy, binned_label_information
 from ...clustering import pairwise_distance_histograms
 from ...data.szt import SZTData, szt_data
 from ...models.szt import SZT_WIDTHS, SZTNet
+from ...entropy import gm_entropy
 from ...mutual_information import LabelMIEstimate, MIEstimate, sp_label_information, sp_mutual_information
 from ...noise import sample_representations
 from .._common import progress_bar, progress_iter, resolve_device
@@ -25,7 +26,7 @@ from .config import NetworkConfig
 from .results import DeterministicResults, DPIResults, NetworkResults
 from .training import train_network
 
-__all__ = ["collapse_realizations", "estimate_information", "estimate_label_information", "histogram_edges",
+__all__ = ["collapse_realizations", "choose_n_mc", "estimate_information", "estimate_label_information", "histogram_edges",
            "measure_noisy", "measure_deterministic", "dpi_realizations", "COINCIDENCE_TOLERANCE"]
 
 #: Realizations of S_ℓ closer than this many β everywhere count as one (:func:`collapse_realizations`).
@@ -63,6 +64,50 @@ def collapse_realizations(s: torch.Tensor, beta: float) -> torch.Tensor:
     return s
 
 
+def choose_n_mc(samples: list, beta: float, n_mc: int, target_stderr: float,
+                generator: torch.Generator | None = None) -> list[int]:
+    """Monte Carlo samples for h(T_ℓ) of each layer, enough for a standard error of
+    about ``target_stderr`` nats and at most ``n_mc``.
+
+    A pilot estimate of h(T_ℓ) with ``n_pilot = max(1024, n_mc // 8)`` samples gives its
+    standard error ``s``; the layer gets ``ceil(n_pilot · (s / target)²)`` samples,
+    clipped to ``[n_pilot, n_mc]`` (the error falls like 1/√n_mc). The pilot is then
+    discarded: the estimates use fresh samples, so they stay unbiased. With
+    ``target_stderr = 0`` every layer gets ``n_mc``.
+
+    Parameters
+    ----------
+    samples : list of Tensor, each of shape (n_inputs, n_x, d_ℓ)
+    beta : float
+    n_mc : int
+        The most samples a layer gets.
+    target_stderr : float
+        Nats; 0 for a fixed ``n_mc``.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    list of int, one per layer
+
+    >>> s = [torch.arange(4.0, dtype=torch.float64).reshape(4, 1, 1)]  # far apart: no variance left
+    >>> choose_n_mc(s, 0.01, 8192, 0.01, torch.Generator().manual_seed(0)), choose_n_mc(s, 0.01, 8192, 0.0)
+    ([1024], [8192])
+    """
+    if target_stderr <= 0:
+        return [int(n_mc)] * len(samples)
+    n_pilot = min(int(n_mc), max(1024, int(n_mc) // 8))
+    out = []
+    for s in samples:
+        c = collapse_realizations(s, beta)
+        se = gm_entropy(c.reshape(-1, c.shape[-1]), beta, n_mc=n_pilot, generator=generator).stderr
+        out.append(int(min(n_mc, max(n_pilot, math.ceil(n_pilot * (se / target_stderr) ** 2)))))
+    return out
+
+
+def _per_layer(n_mc, n_layers: int) -> list[int]:
+    return [int(n_mc)] * n_layers if isinstance(n_mc, (int, np.integer)) else [int(v) for v in n_mc]
+
+
 def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x: int,
                          generator: torch.Generator | None = None, control_variate: bool = True,
                          collapse: bool = True) -> list[MIEstimate]:
@@ -83,7 +128,9 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x:
     samples : list of Tensor, each of shape (n_inputs, n_x, d_ℓ)
         From :func:`~infoflow_core.noise.sample_representations`.
     beta : float
-    n_mc, n_mc_given_x : int
+    n_mc : int or sequence of int
+        Samples for h(T_ℓ), or one number per layer (:func:`choose_n_mc`).
+    n_mc_given_x : int
     generator : torch.Generator, optional
     control_variate : bool
         The own-component control variate of every mixture entropy (default on; off
@@ -105,9 +152,9 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x:
     >>> round(est[0].value, 2)
     1.39
     """
-    return [sp_mutual_information(collapse_realizations(s, beta) if collapse else s, beta, n_mc=n_mc,
+    return [sp_mutual_information(collapse_realizations(s, beta) if collapse else s, beta, n_mc=n,
                                   n_mc_given_x=n_mc_given_x, generator=generator, control_variate=control_variate)
-            for s in samples]
+            for s, n in zip(samples, _per_layer(n_mc, len(samples)))]
 
 
 def estimate_label_information(samples: list, labels: torch.Tensor, beta: float, information: list, *, n_mc: int,
@@ -127,15 +174,17 @@ def estimate_label_information(samples: list, labels: torch.Tensor, beta: float,
     beta : float
     information : list of MIEstimate
         One per layer, from the same ``samples``.
-    n_mc : int
+    n_mc : int or sequence of int
+        Samples for each h(T_ℓ | Y = y), or one number per layer.
     generator : torch.Generator, optional
 
     Returns
     -------
     list of LabelMIEstimate
     """
-    return [sp_label_information(collapse_realizations(s, beta), labels, beta, n_mc=n_mc, generator=generator,
-                                 h_t=(mi.h_t, mi.h_t_stderr)) for s, mi in zip(samples, information)]
+    return [sp_label_information(collapse_realizations(s, beta), labels, beta, n_mc=n, generator=generator,
+                                 h_t=(mi.h_t, mi.h_t_stderr))
+            for s, mi, n in zip(samples, information, _per_layer(n_mc, len(samples)))]
 
 
 def _bin_range(t: torch.Tensor, activation: str) -> tuple[float, float]:
@@ -234,7 +283,8 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
 
     def measure(epoch, model, train_state):
         samples = sample_representations(model, data.x, network.n_x, generator=est_gen)  # L × (4096, n_x, d)
-        est = estimate_information(samples, network.beta, n_mc=network.n_mc, n_mc_given_x=network.n_mc_given_x,
+        n_mc = choose_n_mc(samples, network.beta, network.n_mc, network.target_stderr, est_gen)  # per layer
+        est = estimate_information(samples, network.beta, n_mc=n_mc, n_mc_given_x=network.n_mc_given_x,
                                    generator=est_gen)
         row = {k: [getattr(e, k) for e in est] for k in ("value", "stderr", "h_t", "h_t_given_x")}
         t_layers = []
@@ -251,8 +301,7 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
                 hw, hb = zip(*(pairwise_distance_histograms(t, data.y, e, clip=True)
                                for t, e in zip(t_layers, edges_t)))
                 done["hists"].append(([h.cpu().numpy() for h in hw], [h.cpu().numpy() for h in hb]))
-        label = estimate_label_information(samples, data.y, network.beta, est, n_mc=network.n_mc,
-                                           generator=label_gen)
+        label = estimate_label_information(samples, data.y, network.beta, est, n_mc=n_mc, generator=label_gen)
         row["label_value"] = [e.value for e in label]
         row["label_stderr"] = [e.stderr for e in label]
         done["rows"].append(row)
@@ -354,7 +403,8 @@ def _trained_model(result: NetworkResults, device: torch.device, generator: torc
 
 
 def dpi_realizations(result: NetworkResults, n_x_values, *, n_mc: int, n_mc_given_x: int, seed: int = 0,
-                     epoch: int | None = None, device=None, progress: bool = True) -> DPIResults:
+                     epoch: int | None = None, target_stderr: float = 0.0, device=None,
+                     progress: bool = True) -> DPIResults:
     """The data-processing inequality and the realization bias as checks on the estimator.
 
     Re-estimates I(X; T_ℓ) for the network of ``result`` (its final weights, or those
@@ -372,6 +422,8 @@ def dpi_realizations(result: NetworkResults, n_x_values, *, n_mc: int, n_mc_give
     n_x_values : sequence of int
     n_mc, n_mc_given_x : int
         Monte Carlo sizes of :func:`estimate_information`.
+    target_stderr : float
+        As for :func:`choose_n_mc` (0: ``n_mc`` samples for every h(T_ℓ)).
     seed : int
         Seed of the noise and the Monte Carlo samples.
     epoch : int, optional
@@ -388,7 +440,8 @@ def dpi_realizations(result: NetworkResults, n_x_values, *, n_mc: int, n_mc_give
     rows = []
     for n_x in progress_iter(list(n_x_values), progress, desc=f"realizations, epoch {epoch or 'final'}"):
         samples = sample_representations(model, x, int(n_x), generator=gen)
-        rows.append(estimate_information(samples, beta, n_mc=n_mc, n_mc_given_x=n_mc_given_x, generator=gen))
+        n = choose_n_mc(samples, beta, n_mc, target_stderr, gen)
+        rows.append(estimate_information(samples, beta, n_mc=n, n_mc_given_x=n_mc_given_x, generator=gen))
     get = lambda k: np.asarray([[getattr(e, k) for e in r] for r in rows])  # noqa: E731  (M, L)
     return DPIResults(network=result.name, epoch=int(result.config.n_epochs if epoch is None else epoch), beta=beta,
                       n_x=np.asarray(list(n_x_values)), mi=get("value"), mi_stderr=get("stderr"),
