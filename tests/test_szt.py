@@ -401,27 +401,29 @@ def test_stored_book_run_loads_with_the_numbers_the_chapters_quote(book_run):
     assert book_run.provenance.path is not None  # loaded, not computed
     tanh, orth, lin, relu = (book_run.networks[n] for n in ("tanh", "orthonormal", "linear", "relu"))
     t5 = dict(zip(tanh.epochs.tolist(), tanh.mi[:, 4]))
-    # Chapter 4: I(X;T5) of the tanh network 2.78 (epoch 1) -> 4.77 (17) -> 3.43 (73) -> 5.35 (719) -> 4.32 (3999).
-    assert [round(t5[e], 2) for e in (1, 17, 73, 719, 3999)] == [2.78, 4.77, 3.43, 5.35, 4.32]
+    # Chapter 4: I(X;T5) of the tanh network 2.76 (epoch 1) -> 4.79 (17) -> 3.47 (73) -> 5.34 (540) -> 4.38 (3999).
+    assert [round(t5[e], 2) for e in (1, 17, 73, 540, 3999)] == [2.76, 4.79, 3.47, 5.34, 4.38]
     assert [ex.compression_summary(tanh, k)["compresses"] for k in range(1, 6)] == [False, False, False, True, True]
-    assert round(float(tanh.mi[-1, 3]), 2) == 7.79  # layer 4 does not fall late
+    assert round(float(tanh.mi[-1, 3]), 2) == 7.80  # layer 4 does not fall late
     assert not ex.compression_summary(orth, 5)["compresses"] and not ex.compression_summary(relu, 5)["compresses"]
     assert [round(float(r.test_acc[-1]), 3) for r in (tanh, orth, lin, relu)] == [0.960, 0.969, 0.858, 0.923]
     assert ex.overfitting_onset(tanh.loss_epochs, tanh.test_loss)["rises"]
     # Chapter 5: bin 1e-4, layer 5 of the deterministic network at epoch 4000: 7.72 nats.
     assert round(float(book_run.deterministic.h_bin[-1, -1, 4]), 2) == 7.72
-    # The realization study: final network I(X;T5) 4.83 at n_x = 1, 4.22 at n_x = 100; epochs checked.
-    assert np.round(book_run.dpi.mi[[0, -1], 4], 2).tolist() == [4.83, 4.22]
+    # The realization study: final network I(X;T5) 4.83 at n_x = 1, 4.20 at n_x = 100; epochs checked.
+    assert np.round(book_run.dpi.mi[[0, -1], 4], 2).tolist() == [4.83, 4.20]
     assert [d.epoch for d in book_run.realizations] == [4000, 1, 97]
-    np.testing.assert_array_equal(np.round(ex.hbin_correlations(tanh)[3:], 2), [0.93, 0.94])
+    np.testing.assert_array_equal(np.round(ex.hbin_correlations(tanh)[3:], 2), [0.92, 0.94])
     # The information plane: fitting then compression in tanh T5 and linear T4-T5 only.
     phases = {(n, k): ex.plane_phases(r, k) for n, r in book_run.networks.items() for k in range(1, 6)}
     both = sorted(key for key, p in phases.items() if p["fitting"] and p["compression_after_fit"])
     assert both == [("linear", 4), ("linear", 5), ("tanh", 5)]
-    assert phases[("tanh", 5)]["fit_epoch"] == 957 and round(phases[("tanh", 5)]["x_fall"], 2) == 0.94
-    # The linear network's exact h(T|X): the n_x = 10 plug-in is low, by up to 0.75 nats.
+    assert phases[("tanh", 5)]["fit_epoch"] == 1274 and round(phases[("tanh", 5)]["x_fall"], 2) == 0.71
+    # The linear network's exact h(T|X): the n_x = 10 plug-in is low, by up to 0.74 nats.
     gap = lin.h_t_given_x - ex.linear_conditional_entropy(lin)
-    assert abs(gap[:, 0]).max() < 1e-9 and round(float(abs(gap).max()), 2) == 0.75 and (gap[:, 1:] < 0).all()
+    assert abs(gap[:, 0]).max() < 1e-9 and round(float(abs(gap).max()), 2) == 0.74 and (gap[:, 1:] < 0).all()
+    # The ReLU network's one DPI excess (chapter 4): epoch 129, T1 -> T2, 3.2 s.e.
+    assert ex.dpi_check(relu.mi, relu.mi_stderr)["violations"] == [(15, 1)]
 
 
 def test_editing_a_preset_makes_the_stored_run_stale(monkeypatch):
