@@ -69,10 +69,11 @@ def choose_n_mc(samples: list, beta: float, n_mc: int, target_stderr: float,
     """Monte Carlo samples for h(T_ℓ) of each layer, enough for a standard error of
     about ``target_stderr`` nats and at most ``n_mc``.
 
-    A pilot estimate of h(T_ℓ) with ``n_pilot = max(1024, n_mc // 8)`` samples gives its
+    A pilot estimate of h(T_ℓ) with ``n_pilot = max(1024, n_mc // 4)`` samples gives its
     standard error ``s``; the layer gets ``ceil(n_pilot · (s / target)²)`` samples,
-    clipped to ``[n_pilot, n_mc]`` (the error falls like 1/√n_mc). The pilot is then
-    discarded: the estimates use fresh samples, so they stay unbiased. With
+    clipped to ``[n_pilot, n_mc]`` (the error falls like 1/√n_mc, or faster: the
+    samples are stratified over the inputs, so this errs on the safe side). The pilot is
+    then discarded: the estimates use fresh samples, so they stay unbiased. With
     ``target_stderr = 0`` every layer gets ``n_mc``.
 
     Parameters
@@ -91,11 +92,11 @@ def choose_n_mc(samples: list, beta: float, n_mc: int, target_stderr: float,
 
     >>> s = [torch.arange(4.0, dtype=torch.float64).reshape(4, 1, 1)]  # far apart: no variance left
     >>> choose_n_mc(s, 0.01, 8192, 0.01, torch.Generator().manual_seed(0)), choose_n_mc(s, 0.01, 8192, 0.0)
-    ([1024], [8192])
+    ([2048], [8192])
     """
     if target_stderr <= 0:
         return [int(n_mc)] * len(samples)
-    n_pilot = min(int(n_mc), max(1024, int(n_mc) // 8))
+    n_pilot = min(int(n_mc), max(1024, int(n_mc) // 4))
     out = []
     for s in samples:
         c = collapse_realizations(s, beta)
@@ -281,6 +282,14 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
     if bar is not None and done["rows"]:
         bar.update(len(done["rows"]))
 
+    p_max = float(torch.bincount(data.y).max()) / data.y.shape[0]
+
+    def label_n_mc(n_mc):  # samples per class-conditional mixture of I(T;Y)
+        if network.target_stderr <= 0:
+            return n_mc  # each class as many as h(T)
+        # with a target, the classes share h(T)'s budget by weight: Σ_y p(y) h(T|Y=y) then has about h(T)'s error
+        return [max(2, math.ceil(n * p_max)) for n in n_mc]
+
     def measure(epoch, model, train_state):
         samples = sample_representations(model, data.x, network.n_x, generator=est_gen)  # L × (4096, n_x, d)
         n_mc = choose_n_mc(samples, network.beta, network.n_mc, network.target_stderr, est_gen)  # per layer
@@ -301,7 +310,8 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
                 hw, hb = zip(*(pairwise_distance_histograms(t, data.y, e, clip=True)
                                for t, e in zip(t_layers, edges_t)))
                 done["hists"].append(([h.cpu().numpy() for h in hw], [h.cpu().numpy() for h in hb]))
-        label = estimate_label_information(samples, data.y, network.beta, est, n_mc=n_mc, generator=label_gen)
+        label = estimate_label_information(samples, data.y, network.beta, est, n_mc=label_n_mc(n_mc),
+                                           generator=label_gen)
         row["label_value"] = [e.value for e in label]
         row["label_stderr"] = [e.stderr for e in label]
         done["rows"].append(row)
