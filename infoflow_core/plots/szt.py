@@ -238,7 +238,9 @@ def plot_information_plane(results: dict, *, h_y: float | None = None) -> go.Fig
     rows = math.ceil(len(names) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[_NAMES.get(n, n) for n in names],
                         horizontal_spacing=0.08, vertical_spacing=0.12)
-    lo = min(float(r.mi_y.min()) for r in results.values())
+    lo = min(float((r.mi_y - 2 * r.mi_y_stderr).min()) for r in results.values())
+    hi = max(float((r.mi_y + 2 * r.mi_y_stderr).max()) for r in results.values())
+    y_range = [max(0.0, lo) - 0.02, max(hi, h_y or 0.0) + 0.02]
     for j, name in enumerate(names):
         r = results[name]
         row, col = j // cols + 1, j % cols + 1
@@ -255,10 +257,10 @@ def plot_information_plane(results: dict, *, h_y: float | None = None) -> go.Fig
                 error_y={"type": "data", "array": 2 * r.mi_y_stderr[:, k], "thickness": 1, "width": 0},
                 text=[f"T{k + 1}, epoch {e}" for e in r.epochs], hoverinfo="text+x+y"), row=row, col=col)
         if h_y is not None:
-            fig.add_hline(y=h_y, line={"dash": "dash", "color": "lightgray", "width": 1}, row=row, col=col)
+            fig.add_hline(y=h_y, line={"dash": "dash", "color": "gray", "width": 1}, row=row, col=col)
     fig.update_xaxes(title_text="I(X; T<sub>ℓ</sub>) [nats]")
-    fig.update_yaxes(title_text="I(T<sub>ℓ</sub>; Y) [nats]", range=[max(0.0, lo - 0.05), 0.72], col=1)
-    fig.update_yaxes(range=[max(0.0, lo - 0.05), 0.72])
+    fig.update_yaxes(title_text="I(T<sub>ℓ</sub>; Y) [nats]", col=1)
+    fig.update_yaxes(range=y_range)
     fig.update_layout(height=380 * rows + 80, title={"text": "The information plane of the noisy networks (SP estimates)"},
                       legend={"orientation": "h", "x": 0, "y": -0.08, "yanchor": "top"}, margin={"b": 80})
     return fig
@@ -295,6 +297,6 @@ def plot_binned_information_plane(binning) -> go.Figure:
     fig.update_layout(title={"text": titles[0]}, height=480,
                       xaxis={"title": "I(X; Bin(T<sub>ℓ</sub>)) = H(Bin(T<sub>ℓ</sub>)) [nats]", "range": [0, 8.6]},
                       yaxis={"title": "I(Bin(T<sub>ℓ</sub>); Y) [nats]", "range": [0, 0.72]},
-                      legend={"x": 0.01, "y": 0.99},
+                      legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}, margin={"t": 90},
                       sliders=slider(slider_steps(labels, n_l, titles=titles), "bin size "))
     return fig
