@@ -193,7 +193,7 @@ class SZTConfig(ExperimentConfig):
         "quick": dict(n_epochs=120, n_points=8, n_x=3, n_mc=512, n_mc_given_x=16, n_snapshots=3,
                       dpi_n_x=(1, 2, 4, 8), dpi_epochs=1, hist_bins=40, det_points=12, seed=QUICK_SEED),
         "book": {},
-        "full": dict(n_epochs=10_000, n_points=100, n_x=300, n_mc=32_768, target_stderr=0.009, n_mc_given_x=128,
+        "full": dict(n_epochs=10_000, n_points=100, n_x=300, n_mc=32_768, target_stderr=0.008, n_mc_given_x=128,
                      n_snapshots=10,
                      dpi_n_x=(1, 3, 10, 30, 100, 300, 1000), hist_bins=60, det_points=100,
                      n_seeds=3),
