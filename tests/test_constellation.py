@@ -26,7 +26,7 @@ def test_far_apart_points_carry_ln_n_in_2d_monte_carlo():
     pts = C.clustered_constellation(4, 1, dim=2)  # 16 points on a 4x4 grid
     r = C.constellation_information(pts, 0.01, n_mc=16_000, generator=torch.Generator().manual_seed(0))
     # Monte Carlo: within 4 standard errors.
-    assert abs(r.mi - math.log(16)) < 4 * r.stderr
+    assert abs(r.mi - math.log(16)) < 4 * r.stderr + 1e-9
     assert r.stderr < 0.05
 
 
@@ -107,8 +107,9 @@ def test_run_and_figures(small_run):
     assert np.all(sweep.lower <= sweep.mi + 1e-9) and np.all(sweep.mi <= sweep.upper + 1e-9)
     two = small_run.sweep(2)
     assert two.mi.shape == (3, 2) and two.points.shape == (3, 36, 2) and (two.n_points, two.n_clusters) == (36, 9)
-    # Monte Carlo within 4 s.e. of the bounds' band
-    assert np.all(two.mi > two.lower - 4 * two.stderr) and np.all(two.mi < two.upper + 4 * two.stderr)
+    # Monte Carlo within 4 s.e. of the bounds' band (plus rounding: separated points leave no Monte Carlo
+    # variance under the control variate, stderr ~1e-16, and the estimate equals the bounds to ~1e-15)
+    assert np.all(two.mi > two.lower - 4 * two.stderr - 1e-9) and np.all(two.mi < two.upper + 4 * two.stderr + 1e-9)
     for fig, per_step in ((plots.plot_constellation_density(small_run, beta=0.1), 2),
                           (plots.plot_information_vs_beta(small_run, active_merge=0.5), 4),
                           (plots.plot_information_vs_beta(small_run, dim=2), 4),

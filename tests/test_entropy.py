@@ -24,7 +24,7 @@ def test_single_component_is_gaussian_entropy(device):
         c = torch.randn(1, d, dtype=F64, device=device, generator=make_generator(device, d))
         est = gm_entropy(c, beta, n_mc=20_000, generator=make_generator(device, 1))
         exact = 0.5 * d * math.log(2 * math.pi * math.e * beta ** 2)
-        assert abs(est.value - exact) < 4 * est.stderr
+        assert abs(est.value - exact) < 4 * est.stderr + 1e-9
         assert 0 < est.stderr < 0.05 * math.sqrt(d)
 
 
@@ -35,7 +35,7 @@ def test_far_apart_components_add_ln_n(device):
     c[:, 0] = torch.arange(n, dtype=F64, device=device)
     est = gm_entropy(c, beta, n_mc=5 * n, generator=make_generator(device))
     exact = math.log(n) + gaussian_entropy(d, beta)
-    assert abs(est.value - exact) < 4 * est.stderr
+    assert abs(est.value - exact) < 4 * est.stderr + 1e-9
     lo, up = gm_entropy_bounds(c, beta)
     assert lo == pytest.approx(exact, abs=1e-12) and up == pytest.approx(exact, abs=1e-12)
 

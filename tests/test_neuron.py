@@ -107,7 +107,7 @@ def test_sp_estimate_agrees_with_exact_at_a_trained_epoch():
     g = torch.Generator().manual_seed(0)
     est = sp_mutual_information(torch.tensor(s).reshape(4, 1, 1), 0.01, n_mc=20_000, generator=g)
     # Monte Carlo: within 4 standard errors (fails with probability < 1e-4).
-    assert abs(est.value - exact) < 4 * est.stderr
+    assert abs(est.value - exact) < 4 * est.stderr + 1e-9
 
 
 def test_falling_epochs_finds_steps_of_a_synthetic_curve():
@@ -197,7 +197,7 @@ def test_run_is_consistent(small_run):
     assert res.mi.shape == (2, len(res.epochs)) and res.density.shape == (2, len(res.epochs), 401)
     assert np.all(res.mi > -1e-8) and np.all(res.mi < math.log(4) + 1e-8)
     exact = res.mi[res.beta_index(0.01)][res.sp_index]
-    assert np.all(np.abs(res.sp_mi[0] - exact) < 4 * res.sp_stderr[0])
+    assert np.all(np.abs(res.sp_mi[0] - exact) < 4 * res.sp_stderr[0] + 1e-9)  # + rounding: stderr can be ~0
     # densities at β = 0.01 integrate to 1 on the grid [-1.25, 1.25] (trapezoid, 1e-3)
     assert np.allclose(np.trapezoid(res.density[0], res.grid, axis=-1), 1.0, atol=1e-3)
     # the chain: information bounds 0 ≤ I ≤ ln 4 (quadrature, 1e-8)
