@@ -193,8 +193,8 @@ class SZTConfig(ExperimentConfig):
     """
 
     PRESETS: ClassVar[dict] = {
-        "quick": dict(n_epochs=120, n_points=8, n_x=3, n_mc=512, n_mc_given_x=16, n_snapshots=3,
-                      dpi_n_x=(1, 2, 4, 8), dpi_epochs=1, hist_bins=40, det_points=12, seed=QUICK_SEED),
+        "quick": dict(n_epochs=120, n_points=8, n_x=3, n_mc=512, n_mc_given_x=16, n_snapshots=2,
+                      dpi_n_x=(1, 2, 4, 8), dpi_epochs=1, hist_bins=40, det_points=8, seed=QUICK_SEED),
         "book": {},
         "full": dict(n_epochs=10_000, n_points=100, n_x=1000, n_mc=32_768, target_stderr=0.008, n_mc_given_x=256,
                      n_snapshots=10,
