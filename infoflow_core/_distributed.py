@@ -201,7 +201,7 @@ def sharded_entropies(centers: torch.Tensor, beta: float, n_mc: int, generator, 
     values, stderrs : Tensor, shape (B,) each, float64, on ``centers.device``;
     bit-identical on every rank.
     """
-    from .entropy import _block_bounds, _pair_sums, _stratified_indices  # entropy imports this module
+    from .entropy import _block_bounds, _pair_sums, _stratified_indices, own_component_term  # entropy imports us
 
     B, n, d = centers.shape
     device, dtype = centers.device, centers.dtype
@@ -237,7 +237,7 @@ def sharded_entropies(centers: torch.Tensor, beta: float, n_mc: int, generator, 
             v = const - lse.to(torch.float64)  # −ln p(sample)
         else:
             v = torch.empty(b, 0, dtype=torch.float64, device=device)
-        w = (0.5 * noise.to(torch.float64).pow(2).sum(dim=-1) - 0.5 * d) if control_variate else None
+        w = own_component_term(noise) if control_variate else None
         drawn.append((b0, v, w, idx, counts))
     a = 0.0
     if control_variate:  # the pooled regression coefficient of entropy._gm_entropy_batched, over all ranks
