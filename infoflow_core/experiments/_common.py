@@ -41,7 +41,7 @@ from ..scales import SCALES, current_scale
 
 __all__ = [
     "ExperimentConfig", "Experiment", "config_hash", "log_epochs", "progress_iter", "progress_bar",
-    "resolve_device", "single_thread", "dist_world", "dist_rank", "run_sharded", "Checkpoints",
+    "resolve_device", "single_thread", "dist_world", "dist_rank", "run_sharded", "Checkpoints", "to_state", "from_state",
 ]
 
 
@@ -425,3 +425,37 @@ def _atomic_write(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
+
+
+def to_state(tree):
+    """A copy of ``tree`` (nested dicts, lists, tuples) that :class:`Checkpoints` can
+    store: NumPy arrays become tensors, tensors become detached CPU copies, anything
+    else is kept.
+
+    >>> to_state({"a": np.zeros(2), "b": [torch.ones(1, requires_grad=True), 3]})["b"][0].requires_grad
+    False
+    """
+    if isinstance(tree, np.ndarray):
+        return torch.from_numpy(tree.copy())
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().cpu().clone()
+    if isinstance(tree, dict):
+        return {k: to_state(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(to_state(v) for v in tree)
+    return tree
+
+
+def from_state(tree):
+    """The inverse of :func:`to_state` for arrays: every tensor back to a NumPy array.
+
+    >>> from_state({"a": torch.zeros(2)})["a"].tolist()
+    [0.0, 0.0]
+    """
+    if isinstance(tree, torch.Tensor):
+        return tree.numpy()
+    if isinstance(tree, dict):
+        return {k: from_state(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(from_state(v) for v in tree)
+    return tree

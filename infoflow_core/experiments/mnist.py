@@ -78,7 +78,8 @@ from ..data.mnist import MNIST, load_mnist
 from ..models.mnist import (DROPOUT_PLACEMENTS, LAYER_DIMS, MnistCNN, StackedMnistCNN,
                             expected_max_inverted_dropout, layer_dims)
 from ..results import ExperimentResults, Provenance, StaleResultsError, load_or_run
-from ._common import Checkpoints, Experiment, ExperimentConfig, progress_bar, resolve_device, run_sharded
+from ._common import (Checkpoints, Experiment, ExperimentConfig, from_state, progress_bar, resolve_device, run_sharded,
+                      to_state)
 
 __all__ = ["MnistConfig", "MnistResults", "run_mnist", "mnist_results", "EXPERIMENT", "PAPER_TABLE1",
            "VARIANTS", "two_bin_entropy", "regression_slopes", "fig8_default", "dropout_pool_means", "FULL_EPOCHS"]
@@ -651,28 +652,6 @@ def _recalibrated(net: MnistCNN, x: torch.Tensor) -> MnistCNN:
     return StackedMnistCNN.from_models([net]).recalibrate_batch_norm(x, noise=False).model(0).eval()
 
 
-def _to_state(value):
-    """NumPy arrays to tensors, recursively, for :class:`Checkpoints` (weights-only load)."""
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(value.copy())
-    if isinstance(value, dict):
-        return {k: _to_state(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_state(v) for v in value)
-    return value
-
-
-def _from_state(value):
-    """Inverse of :func:`_to_state`: every tensor back to a NumPy array."""
-    if isinstance(value, torch.Tensor):
-        return value.numpy()
-    if isinstance(value, dict):
-        return {k: _from_state(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_from_state(v) for v in value)
-    return value
-
-
 def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, progress: bool = True,
               checkpoints: Checkpoints | None = None) -> MnistResults:
     """Train the models of Table 1 and measure everything the chapter shows.
@@ -798,7 +777,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
         state = saved.pop(first)
         tracked = first == 0  # the dropout model of seed 0 is measured every epoch
         if state is not None and state.get("done"):
-            out = _from_state(state["out"])
+            out = from_state(state["out"])
             out["chunk_seeds"] = list(out["chunk_seeds"])
             if tracked:
                 for k, value in out["analysis"].items():
@@ -829,7 +808,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
             out["train_loss"] = state["train_loss"].numpy().copy()
             out["train_s"] = float(state["train_s"])
             if tracked:
-                for k, value in _from_state(state["analysis"]).items():
+                for k, value in from_state(state["analysis"]).items():
                     setattr(analysis, k, value)
             start = int(state["epoch"]) + 1
         elif tracked:
@@ -866,7 +845,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
                     "epoch": epoch, "stack": stack.state_dict(), "optimizer": opt.state_dict(),
                     "order_gens": [g.get_state() for g in order_gens], "noise_gen": noise_gen.get_state(),
                     "train_loss": torch.from_numpy(out["train_loss"].copy()), "train_s": out["train_s"],
-                    "analysis": _to_state({k: getattr(analysis, k) for k in _Analysis.STATE}) if tracked else None})
+                    "analysis": to_state({k: getattr(analysis, k) for k in _Analysis.STATE}) if tracked else None})
         # Table 1 and Fig. 3 for this stack.
         t0 = time.perf_counter()
         stack.eval()
@@ -904,7 +883,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
                 out["pool_means"] = dropout_pool_means(analysed_model(stack), x_ana[:1000])
             out["analysis"] = {k: getattr(analysis, k) for k in _Analysis.STATE}
         if checkpoints is not None:
-            checkpoints.save(key, {"done": True, "out": _to_state(out)})
+            checkpoints.save(key, {"done": True, "out": to_state(out)})
         return out
 
     # The stacks are independent: under torchrun run_sharded spreads them over the ranks

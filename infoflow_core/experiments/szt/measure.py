@@ -21,7 +21,7 @@ from ...models.szt import SZT_WIDTHS, SZTNet
 from ...entropy import gm_entropy
 from ...mutual_information import LabelMIEstimate, MIEstimate, sp_label_information, sp_mutual_information
 from ...noise import sample_representations
-from .._common import progress_bar, progress_iter, resolve_device
+from .._common import from_state, progress_bar, progress_iter, resolve_device, to_state
 from .config import NetworkConfig
 from .results import DeterministicResults, DPIResults, NetworkResults
 from .training import train_network
@@ -208,28 +208,6 @@ def histogram_edges(network: NetworkConfig, widths=HIDDEN_WIDTHS) -> np.ndarray:
     return np.stack([np.logspace(lo, math.log10(2.0 * math.sqrt(d)), network.hist_bins + 1) for d in widths])
 
 
-def _tensors(rows: list) -> list:
-    """NumPy arrays in (nested) lists as tensors, for a checkpoint."""
-    if isinstance(rows, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(rows))
-    if isinstance(rows, (list, tuple)):
-        return type(rows)(_tensors(r) for r in rows)
-    if isinstance(rows, dict):
-        return {k: _tensors(v) for k, v in rows.items()}
-    return rows
-
-
-def _arrays(rows):
-    """The inverse of :func:`_tensors`."""
-    if isinstance(rows, torch.Tensor):
-        return rows.numpy()
-    if isinstance(rows, (list, tuple)):
-        return type(rows)(_arrays(r) for r in rows)
-    if isinstance(rows, dict):
-        return {k: _arrays(v) for k, v in rows.items()}
-    return rows
-
-
 def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *,
                   progress: bool = True, checkpoints=None, key: str | None = None) -> NetworkResults:
     """Train a noisy SZT network and measure it at ``network.epochs`` (Fig. 5, Fig. 6).
@@ -277,7 +255,7 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
     if resume is not None:
         est_gen.set_state(resume["est_gen"])
         label_gen.set_state(resume["label_gen"])
-        done = _arrays(resume["done"])
+        done = from_state(resume["done"])
     bar = progress_bar(len(network.epochs), progress, f"{network.name} (seed {network.seed}): measured epochs")
     if bar is not None and done["rows"]:
         bar.update(len(done["rows"]))
@@ -320,7 +298,7 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
             done["wall"] = done.get("wall", 0.0) + (time.perf_counter() - t_start[0])
             t_start[0] = time.perf_counter()
             checkpoints.save(key, {"train": train_state, "est_gen": est_gen.get_state(),
-                                   "label_gen": label_gen.get_state(), "done": _tensors(done)})
+                                   "label_gen": label_gen.get_state(), "done": to_state(done)})
         if bar is not None:
             bar.update(1)
 

@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from ...data.szt import SZTData
 from ...models.szt import SZTNet, orthonormalize_
-from .._common import progress_iter, single_thread
+from .._common import progress_iter, single_thread, to_state
 from .config import NetworkConfig
 
 __all__ = ["build_model", "train_network"]
@@ -109,7 +109,7 @@ def train_network(network: NetworkConfig, data: SZTData, *, generator: torch.Gen
                 record[epoch - 1, 2] = (out_tr.argmax(1) == y_tr).double().mean()
                 record[epoch - 1, 3] = (out_te.argmax(1) == y_te).double().mean()
         if callback is not None and epoch in measure:
-            state = {"epoch": epoch, "model": _cpu(model.state_dict()), "optimizer": _cpu(opt.state_dict()),
+            state = {"epoch": epoch, "model": to_state(model.state_dict()), "optimizer": to_state(opt.state_dict()),
                      "generator": generator.get_state(), "record": record.cpu().clone()}
             callback(epoch, model, state)
     rec = record.cpu().numpy()  # (n_epochs, 4)
@@ -117,13 +117,3 @@ def train_network(network: NetworkConfig, data: SZTData, *, generator: torch.Gen
               "train_acc": rec[:, 2], "test_acc": rec[:, 3]}
     return model, losses
 
-
-def _cpu(tree):
-    """A copy of a (nested) state dict with every tensor on the CPU."""
-    if isinstance(tree, torch.Tensor):
-        return tree.detach().cpu().clone()
-    if isinstance(tree, dict):
-        return {k: _cpu(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_cpu(v) for v in tree)
-    return tree
