@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from infoflow_core.data.mnist import MNIST, load_mnist  # noqa: E402
+from infoflow_core.data.mnist import MNIST, load_mnist, random_shift  # noqa: E402
 from infoflow_core.experiments.mnist import VARIANTS, MnistConfig  # noqa: E402
 from infoflow_core.models.mnist import MnistCNN, StackedMnistCNN  # noqa: E402
 
@@ -53,11 +53,12 @@ def main(argv=None) -> int:
     net = MnistCNN(beta, p, batch_norm=c.batch_norm, generator=torch.Generator().manual_seed(seed_value),
                    dropout_placement=c.dropout_placement, dense2=c.dense2)
     stack = StackedMnistCNN.from_models([net])
-    opt = torch.optim.SGD(stack.parameters(), lr=c.lr, momentum=c.momentum)
+    opt = torch.optim.SGD(stack.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
     order = torch.Generator().manual_seed(seed_value + 7919)
     noise = torch.Generator().manual_seed(c.seed * 1000 + 104729)
+    shift_gen = torch.Generator().manual_seed(c.seed * 1000 + 15485863)
     print(f"{name}: {c.n_train} images, batch {c.batch_size}, lr {c.lr} ({c.lr_schedule}), {c.epochs} epochs, "
-          f"dropout {c.dropout_placement}", flush=True)
+          f"dropout {c.dropout_placement}, shift {c.shift}, weight decay {c.weight_decay}", flush=True)
     t0 = time.perf_counter()
     for epoch in range(1, c.epochs + 1):
         for group in opt.param_groups:
@@ -66,7 +67,8 @@ def main(argv=None) -> int:
         perm = torch.randperm(c.n_train, generator=order)
         for s in range(0, c.n_train, c.batch_size):
             idx = perm[s:s + c.batch_size]
-            logits = stack(x_train[idx][:, None], noise)[:, 0]  # (b, 10)
+            xb = random_shift(x_train[idx][None], c.shift, shift_gen)[0] if c.shift else x_train[idx]
+            logits = stack(xb[:, None], noise)[:, 0]  # (b, 10)
             loss = F.cross_entropy(logits, y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from infoflow_core import GaussianNoise, sample_representations
 from infoflow_core.data import mnist as mnist_data
-from infoflow_core.data.mnist import MNIST, MNIST_FILES, download_mnist, load_mnist, read_idx
+from infoflow_core.data.mnist import MNIST, MNIST_FILES, download_mnist, load_mnist, random_shift, read_idx
 from infoflow_core.experiments import mnist as exp
 from infoflow_core.experiments.mnist import MnistConfig, MnistResults
 from infoflow_core.models.mnist import LAYER_DIMS, MnistCNN, StackedMnistCNN
@@ -412,10 +412,13 @@ def test_config_presets_are_the_previous_values():
         assert c.bin_sizes == (1e-4, 1e-3, 1e-2, 1e-1) and c.n_hist_bins == 100 and c.seed == 0
     # The CPU protocol: all images, ≥ 3 seeds, a schedule, Fig. 8 at 0, 1, E/4, E.
     assert (full.n_train, full.n_val, full.n_analysis, full.n_seeds, full.epochs) == \
-        (60000, 10000, 10000, 3, exp.FULL_EPOCHS)
+        (60000, 10000, 10000, 4, exp.FULL_EPOCHS)
     assert (full.batch_size, full.lr, full.lr_schedule, full.dropout_placement, full.analysis_bn) == \
-        (64, 1e-2, "cosine", "after_pool", "recalibrated")
-    assert full.fig8_epochs == (0, 1, exp.FULL_EPOCHS // 4, exp.FULL_EPOCHS)
+        (64, 0.1, "cosine", "after_pool", "recalibrated")
+    assert (full.shift, full.weight_decay, full.dense2, exp.FULL_EPOCHS) == (2, 0.0, 64, 6)
+    assert full.fig8_epochs == (0, 1, 3, 6)
+    for c in (quick, book):  # no augmentation, no weight decay: the stored book run
+        assert (c.shift, c.weight_decay, c.dense2) == (0, 0.0, 0)
     # The paper's protocol is one flag away: 8 seeds × 128 epochs, Fig. 8 at 0, 1, 32, 128.
     paper = MnistConfig.for_scale("full", n_seeds=8, epochs=128)
     assert (paper.n_seeds, paper.epochs, paper.fig8_epochs) == (8, 128, (0, 1, 32, 128))
@@ -441,6 +444,10 @@ def test_config_presets_are_the_previous_values():
     ("lr_schedule", "step", "lr_schedule must be one of"),
     ("dropout_placement", "between", "dropout_placement must be one of"),
     ("analysis_bn", "yes", "analysis_bn must be one of"),
+    ("weight_decay", -1e-4, "weight_decay must be >= 0"),
+    ("shift", -1, r"shift must be an integer in \[0, 8\]"),
+    ("shift", True, r"shift must be an integer in \[0, 8\]"),
+    ("shift", 9, r"shift must be an integer in \[0, 8\]"),
 ])
 def test_config_checks_name_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -606,7 +613,8 @@ def test_cli_writes_summary_and_rejects_bad_arguments(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- resuming
 
-FULL_LIKE = dict(lr_schedule="cosine", dropout_placement="after_pool", analysis_bn="recalibrated", dense2=16)
+FULL_LIKE = dict(lr_schedule="cosine", dropout_placement="after_pool", analysis_bn="recalibrated", dense2=16,
+                 shift=2)
 
 
 @pytest.mark.parametrize("options", [{}, FULL_LIKE], ids=["book-options", "full-options"])
@@ -782,3 +790,70 @@ def test_second_dense_layer_stacks_like_the_models_and_is_t4():
         MnistCNN(dense2=-1)
     with pytest.raises(ValueError, match="dense2 must be an integer >= 0"):
         MnistConfig.for_scale("quick", dense2=1.5)
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+def test_random_shift_against_a_pixel_loop():
+    """Every image is its own translate: out[i, r, c] = x[i, r + dy_i, c + dx_i] inside
+    the image, the fill outside, with (dy, dx) = offset − shift drawn uniformly from
+    {−shift, …, shift}²; checked pixel by pixel against a loop with the same offsets."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 5, 7, 6, dtype=torch.float64)
+    s, fill = 2, -0.25
+    out = random_shift(x, s, torch.Generator().manual_seed(7), fill=fill)
+    offsets = torch.randint(0, 2 * s + 1, (15, 2), generator=torch.Generator().manual_seed(7))
+    flat, ref = x.reshape(15, 7, 6), torch.full((15, 7, 6), fill, dtype=torch.float64)
+    for i in range(15):
+        dy, dx = int(offsets[i, 0]) - s, int(offsets[i, 1]) - s
+        for r in range(7):
+            for c in range(6):
+                if 0 <= r + dy < 7 and 0 <= c + dx < 6:
+                    ref[i, r, c] = flat[i, r + dy, c + dx]
+    assert out.shape == x.shape and out.dtype == x.dtype
+    torch.testing.assert_close(out, ref.reshape(x.shape), rtol=0, atol=0)
+    assert len({tuple(o) for o in offsets.tolist()}) > 1  # several offsets were drawn
+    # All offsets occur, uniformly (5 × 5 cells, 25,000 draws: each 4 % ± 4 s.e.).
+    big = random_shift(torch.zeros(25000, 1, 1), 2, g, fill=1.0)  # 1×1 images: 0 only at offset (2, 2)
+    assert abs(float((big == 0).double().mean()) - 1 / 25) < 4 * math.sqrt(1 / 25 * 24 / 25 / 25000)
+    # The default fill is a black pixel after normalising; shift 0 is the identity.
+    img = MNIST.normalise(torch.zeros(1, 4, 4, dtype=torch.uint8))
+    assert torch.equal(random_shift(img, 3, g), img)
+    assert random_shift(x, 0, g) is x
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(max_shift=-1), "max_shift must be an integer >= 0"),
+    (dict(max_shift=1.5), "max_shift must be an integer >= 0"),
+    (dict(generator=None), "generator must be a torch.Generator"),
+    (dict(images=torch.zeros(5)), r"images must have shape \(\.\.\., H, W\)"),
+])
+def test_random_shift_checks_its_arguments(kwargs, message):
+    args = dict(images=torch.zeros(2, 4, 4), max_shift=1, generator=torch.Generator())
+    with pytest.raises(ValueError, match=message):
+        random_shift(**{**args, **kwargs})
+
+
+def test_shifted_training_gives_a_seeds_variants_the_same_images(monkeypatch):
+    """With ``shift`` the six variants of a seed still train on the same inputs (one
+    offset per image and seed), and the run differs from the unshifted one."""
+    seen = []
+    real_forward = StackedMnistCNN.forward
+
+    def recording_forward(self, x, generator=None):
+        if self.training and x.dim() == 4:
+            seen.append(x.detach().clone())  # (b, M, 28, 28)
+        return real_forward(self, x, generator)
+
+    monkeypatch.setattr(StackedMnistCNN, "forward", recording_forward)
+    config = MnistConfig.for_scale("quick", **{**TINY, "epochs": 1, "n_seeds": 2, "models_per_stack": 12,
+                                               "fig8_epochs": (), "shift": 2})
+    data = _synthetic_mnist()
+    shifted = exp.run_mnist(config, data=data, device="cpu", progress=False)
+    assert seen
+    for xb in seen:
+        per_seed = xb.reshape(xb.shape[0], 2, 6, 28, 28)
+        assert torch.equal(per_seed, per_seed[:, :, :1].expand_as(per_seed))  # variants of a seed: same images
+        assert not torch.equal(per_seed[:, 0], per_seed[:, 1])  # seeds: own order and offsets
+    plain = exp.run_mnist(config.replace(shift=0), data=data, device="cpu", progress=False)
+    assert not np.array_equal(shifted.train_loss, plain.train_loss)

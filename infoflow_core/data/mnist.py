@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 __all__ = ["MNIST", "MNIST_FILES", "MIRRORS", "read_idx", "mnist_folder", "download_mnist", "load_mnist",
-           "PIXEL_MEAN", "PIXEL_STD"]
+           "PIXEL_MEAN", "PIXEL_STD", "random_shift"]
 
 #: File name and MD5 sum of each of the four original files.
 MNIST_FILES = {
@@ -245,6 +245,57 @@ class MNIST:
     def normalise(images: torch.Tensor, *, dtype=torch.float32) -> torch.Tensor:
         """Network inputs: pixels in [0, 1] standardised with :data:`PIXEL_MEAN`, :data:`PIXEL_STD`."""
         return (images.to(dtype) / 255.0 - PIXEL_MEAN) / PIXEL_STD
+
+
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator, *,
+                 fill: float | None = None) -> torch.Tensor:
+    """Translate every image by its own random offset of up to ``max_shift`` pixels in
+    each direction (training-time augmentation); pixels shifted in take the value ``fill``.
+
+    Parameters
+    ----------
+    images : Tensor, shape (..., H, W)
+        Images, in any float dtype and on any device (network inputs or pixels).
+    max_shift : int
+        Largest shift in pixels; offsets are uniform on {−max_shift, …, max_shift} in each
+        direction, independently per image. 0 returns ``images`` unchanged.
+    generator : torch.Generator
+        Draws the offsets (on the CPU); its state advances by one draw of shape (..., 2).
+    fill : float, optional
+        The value of the background (default: that of a black pixel after
+        :meth:`MNIST.normalise` in the images' dtype, −PIXEL_MEAN / PIXEL_STD).
+
+    Returns
+    -------
+    Tensor, shape (..., H, W)
+        Same dtype and device as ``images``.
+
+    Examples
+    --------
+    >>> x = torch.arange(9.0).reshape(1, 3, 3)
+    >>> y = random_shift(x, 1, torch.Generator().manual_seed(0), fill=-1.0)
+    >>> bool(((y == -1) | torch.isin(y, x)).all())
+    True
+    """
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"max_shift must be an integer >= 0, got {max_shift!r}")
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if images.dim() < 2:
+        raise ValueError(f"images must have shape (..., H, W), got {tuple(images.shape)}")
+    if max_shift == 0:
+        return images
+    if fill is None:  # a black pixel, normalised in the images' own dtype (exactly its value)
+        fill = float(MNIST.normalise(torch.zeros((), dtype=torch.uint8), dtype=images.dtype))
+    *batch, h, w = images.shape
+    flat = images.reshape(-1, h, w)  # (B, H, W)
+    s = max_shift
+    padded = torch.nn.functional.pad(flat, (s, s, s, s), value=fill)  # (B, H + 2s, W + 2s)
+    offsets = torch.randint(0, 2 * s + 1, (flat.shape[0], 2), generator=generator).to(images.device)  # (B, 2)
+    rows = offsets[:, :1] + torch.arange(h, device=images.device)  # (B, H)
+    cols = offsets[:, 1:] + torch.arange(w, device=images.device)  # (B, W)
+    b = torch.arange(flat.shape[0], device=images.device)[:, None, None]
+    return padded[b, rows[:, :, None], cols[:, None, :]].reshape(*batch, h, w)
 
 
 def load_mnist(data_dir=None, *, download: bool = True, mirrors: Sequence[str] = MIRRORS,

@@ -25,33 +25,29 @@ configuration, else a run); the command line
 ``summary.json`` and ``arrays.npz`` (see :mod:`infoflow_core.results`).
 
 The ``full`` preset is a CPU protocol in the paper's regime: all 60,000 training images,
-Table 1 on the 10,000 validation images, the analysis on all 10,000, 3 seeds × 6
-models, :data:`FULL_EPOCHS` = 16 epochs with batch 64 and a cosine learning rate from
-1·10⁻² (the lead's 5·10⁻³ at batch 32, scaled with the batch; the cosine decay lets a
-short run settle instead of ending at the full step size), dropout after the max-pooling,
-the analysis on batch norm re-estimated without dropout, and a 64-unit second dense
-layer as Fig. 7's T_4 (``dense2``). Throughput measured with
-``benchmarks/mnist_throughput.py`` (one thread, a shared 2-core machine), in
-model-images per second: one model alone 1270 (batch 32); stacks of 6 models 821
-(batch 32), 921 (batch 32, channels-last), 1006 (batch 64), 957 (batch 128); stacks of
-18 models 926 (batch 32) and 370–470 (batch 64, 128: out of cache). At 1006, one
-model-epoch on 60,000 images takes 60 s: 18 models × 16 epochs ≈ 4.8 CPU hours of
-training, plus the per-epoch analysis (≈ 20 s per epoch, re-estimating the tracked
-model's batch norm on 60,000 images) and Fig. 8 on 10,000 images at 4 epochs: about
-5.5 CPU hours, 3 stacks of one seed each (``models_per_stack=6``), resumable::
+Table 1 on the 10,000 validation images, the analysis on all 10,000, 4 seeds × 6
+models, :data:`FULL_EPOCHS` = 6 epochs with batch 64, a cosine learning rate from 0.1
+to near 0, and every training image shifted by up to 2 pixels (``shift=2``), dropout
+after the max-pooling, the analysis on batch norm re-estimated without dropout, and a
+64-unit second dense layer as Fig. 7's T_4 (``dense2``). The protocol was chosen with
+pilots (``benchmarks/mnist_pilot.py``: the deterministic model of seed 0 alone; errors
+per 10,000 after the last epoch, ``benchmarks/results/mnist_pilot_cpu.md``): lr 10⁻²
+without shifts plateaus near 90 (89–94 after epochs 8–11 of 16); lr 0.05 with shifts
+gives 69 after 6 or 8 epochs (70 with weight decay 5·10⁻⁴); lr 0.1 with shifts gives
+51 after 6 epochs. Throughput measured with ``benchmarks/mnist_throughput.py`` (one
+thread, a shared 2-core machine), in model-images per second: one model alone 1270
+(batch 32); stacks of 6 models 821 (batch 32), 921 (batch 32, channels-last), 1006
+(batch 64), 957 (batch 128). At 1006, one model-epoch on 60,000 images takes 60 s:
+24 models × 6 epochs ≈ 2.4 CPU hours, in 4 stacks of one seed each
+(``models_per_stack=6``) spread over two processes, resumable::
 
     INFOFLOW_DATA_DIR=/work/shared/data OMP_NUM_THREADS=1 \
-        python -m infoflow_core mnist --scale full --out book/results/mnist/full
+        torchrun --standalone --nproc_per_node 2 -m infoflow_core mnist --scale full --out book/results/mnist/full
 
-(run the same command again to continue; under ``torchrun --nproc_per_node 2`` the three
-stacks spread over two processes, ≈ 3.7 h). A pilot (``benchmarks/mnist_pilot.py``:
-the deterministic model alone, same data order and schedule, no second dense layer)
-checks the error count per epoch first: its first run (1 thread, shared machine) gave
-174, 121, 114, 104, 94, 91, 98, 91, 91, 89, 94 errors per 10,000 after epochs 1–11 of
-16, a plateau near 90, so whether 16 epochs reach the target of ≤ 70 is open: run the
-pilot to the end (and with more epochs or regularisation) before the full run. The paper's protocol, for a GPU, is one flag
-away: ``--scale full --set n_seeds=8 --set epochs=128`` (Fig. 8's epochs follow: 0, 1,
-32, 128; add ``--set models_per_stack=48`` to train all 48 models in one stack).
+(run the same command again to continue; without ``torchrun`` the stacks run one after
+another in one process). The paper's protocol, for a GPU, is one flag away:
+``--scale full --set n_seeds=8 --set epochs=128`` (Fig. 8's epochs follow: 0, 1, 32, 128;
+add ``--set models_per_stack=48`` to train all 48 models in one stack).
 
 >>> MnistConfig.for_scale("quick").n_train, MnistConfig.for_scale("book").n_train
 (640, 8000)
@@ -74,7 +70,7 @@ import torch.nn.functional as F
 from .._validation import check_positive, check_positive_int
 from ..binning import binned_entropy, binned_entropy_per_unit
 from ..clustering import cosine_similarities, pairwise_distance_histograms
-from ..data.mnist import MNIST, load_mnist
+from ..data.mnist import MNIST, load_mnist, random_shift
 from ..models.mnist import (DROPOUT_PLACEMENTS, LAYER_DIMS, MnistCNN, StackedMnistCNN,
                             expected_max_inverted_dropout, layer_dims)
 from ..results import ExperimentResults, Provenance, StaleResultsError, load_or_run
@@ -110,7 +106,7 @@ _DROPOUT = len(VARIANTS) - 1  # index of the dropout variant
 LR_SCHEDULES = ("constant", "cosine")
 ANALYSIS_BN = ("as_trained", "recalibrated")
 #: Epochs of the ``full`` (CPU) protocol; the paper trains 128.
-FULL_EPOCHS = 16
+FULL_EPOCHS = 6
 _N_TRAIN_MAX, _N_VAL_MAX = 60000, 10000  # MNIST's training and t10k sets
 
 
@@ -186,6 +182,14 @@ class MnistConfig(ExperimentConfig):
         layer (our stored book run: T_4 at 3.8–4.9 nats, T_1–T_3 at ln 2000); so the
         paper's fourth layer is a hidden layer of ≥ 14 units (2¹⁴ > 10,000), and the
         ``full`` preset adds one of 64 units.
+    shift : int
+        Training-time augmentation: every training image is translated by a random
+        offset of up to ``shift`` pixels in each direction
+        (:func:`~infoflow_core.data.mnist.random_shift`), drawn per seed so that the
+        variants of a seed still see the same inputs. 0: none (the book run).
+    weight_decay : float
+        L2 penalty of SGD (``torch.optim.SGD(weight_decay=...)``) on every parameter.
+        0: none (the book run).
 
     Notes
     -----
@@ -199,8 +203,8 @@ class MnistConfig(ExperimentConfig):
         "quick": dict(n_train=640, n_val=400, n_analysis=250, epochs=2, n_seeds=2, fig8_epochs=(0, 1, 2)),
         "book": {},  # the class defaults
         # The CPU protocol (see the module docstring); the paper's: --set n_seeds=8 --set epochs=128.
-        "full": dict(n_train=60000, n_val=10000, n_analysis=10000, epochs=FULL_EPOCHS, n_seeds=3, fig8_epochs=(),
-                     batch_size=64, lr=1e-2, lr_schedule="cosine", models_per_stack=6,
+        "full": dict(n_train=60000, n_val=10000, n_analysis=10000, epochs=FULL_EPOCHS, n_seeds=4, fig8_epochs=(),
+                     batch_size=64, lr=0.1, lr_schedule="cosine", models_per_stack=6, shift=2,
                      dropout_placement="after_pool", analysis_bn="recalibrated", dense2=64),
     }
 
@@ -223,6 +227,8 @@ class MnistConfig(ExperimentConfig):
     dropout_placement: str = "before_pool"
     analysis_bn: str = "as_trained"
     dense2: int = 0
+    shift: int = 0
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         if self.fig8_epochs == () and isinstance(self.epochs, int) and not isinstance(self.epochs, bool):
@@ -255,6 +261,7 @@ class MnistConfig(ExperimentConfig):
             raise ValueError(f"n_analysis must be <= n_val ({self.n_val}), got {self.n_analysis}")
         check_positive(self.lr, "lr")
         check_positive(self.momentum, "momentum", allow_zero=True)
+        check_positive(self.weight_decay, "weight_decay", allow_zero=True)
         for name in ("batch_norm", "noisy_eval"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
@@ -273,6 +280,8 @@ class MnistConfig(ExperimentConfig):
                               ("analysis_bn", ANALYSIS_BN)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if isinstance(self.shift, bool) or not isinstance(self.shift, int) or not 0 <= self.shift <= 8:
+            raise ValueError(f"shift must be an integer in [0, 8] (pixels; 0: no augmentation), got {self.shift!r}")
         if isinstance(self.dense2, bool) or not isinstance(self.dense2, int) or self.dense2 < 0:
             raise ValueError(f"dense2 must be an integer >= 0 (0: no second dense layer), got {self.dense2!r}")
         if self.analysis_bn == "recalibrated" and not self.batch_norm:
@@ -280,14 +289,16 @@ class MnistConfig(ExperimentConfig):
 
 
 def fig8_default(epochs: int) -> tuple:
-    """Fig. 8's epochs for a run of ``epochs`` epochs: 0, 1, ``epochs // 4`` and the last
-    (the paper: 0, 1, 32, 128), without repeats.
+    """Fig. 8's epochs for a run of ``epochs`` epochs: 0, 1, ``epochs // 4`` (``epochs // 2``
+    when ``epochs // 4`` is not past 1) and the last (the paper: 0, 1, 32, 128), without
+    repeats.
 
-    >>> fig8_default(128), fig8_default(16), fig8_default(2)
-    ((0, 1, 32, 128), (0, 1, 4, 16), (0, 1, 2))
+    >>> fig8_default(128), fig8_default(16), fig8_default(6), fig8_default(2)
+    ((0, 1, 32, 128), (0, 1, 4, 16), (0, 1, 3, 6), (0, 1, 2))
     """
     check_positive_int(epochs, "epochs")
-    return tuple(sorted({0, 1, epochs // 4, epochs}))
+    middle = epochs // 4 if epochs // 4 > 1 else epochs // 2
+    return tuple(sorted({0, 1, middle, epochs}))
 
 
 # ----------------------------------------------------------------------------- measures
@@ -795,9 +806,11 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
         stack = StackedMnistCNN.from_models(models).to(device)
         stack.train()
         m_total = stack.n_models  # models ordered seed-major: m = i * V + v
-        opt = torch.optim.SGD(stack.parameters(), lr=config.lr, momentum=config.momentum)
+        opt = torch.optim.SGD(stack.parameters(), lr=config.lr, momentum=config.momentum,
+                              weight_decay=config.weight_decay)
         order_gens = [torch.Generator().manual_seed(seed_values[s] + 7919) for s in chunk_seeds]
         noise_gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + 104729 + first)
+        shift_gen = torch.Generator().manual_seed(config.seed * 1000 + 15485863 + first)  # augmentation offsets
         start = 1
         if state is not None:  # continue after the last saved epoch
             stack.load_state_dict(state["stack"])
@@ -805,6 +818,8 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
             for g, g_state in zip(order_gens, state["order_gens"]):
                 g.set_state(g_state)
             noise_gen.set_state(state["noise_gen"])
+            if state.get("shift_gen") is not None:
+                shift_gen.set_state(state["shift_gen"])
             out["train_loss"] = state["train_loss"].numpy().copy()
             out["train_s"] = float(state["train_s"])
             if tracked:
@@ -817,12 +832,18 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
             t0 = time.perf_counter()
             for group in opt.param_groups:
                 group["lr"] = config.lr_at(epoch)
-            perms = torch.stack([torch.randperm(config.n_train, generator=g) for g in order_gens])  # (S_c, N)
-            perms = perms.repeat_interleave(n_var, dim=0).to(device)  # (M, N)
+            perms_seed = torch.stack([torch.randperm(config.n_train, generator=g) for g in order_gens])  # (S_c, N)
+            perms_seed = perms_seed.to(device)
+            perms = perms_seed.repeat_interleave(n_var, dim=0)  # (M, N)
             loss_sum = torch.zeros(m_total, dtype=torch.float64, device=device)
             for step in range(n_steps):
                 idx = perms[:, step * config.batch_size:(step + 1) * config.batch_size]  # (M, b)
-                xb = x_train[idx].transpose(0, 1)  # (b, M, 28, 28)
+                if config.shift:  # one offset per image and seed, shared by the seed's variants
+                    xs = random_shift(x_train[perms_seed[:, step * config.batch_size:(step + 1) * config.batch_size]],
+                                      config.shift, shift_gen)  # (S_c, b, 28, 28)
+                    xb = xs.repeat_interleave(n_var, dim=0).transpose(0, 1)  # (b, M, 28, 28)
+                else:
+                    xb = x_train[idx].transpose(0, 1)  # (b, M, 28, 28)
                 yb = y_train[idx].transpose(0, 1)  # (b, M)
                 logits = stack(xb, noise_gen)  # (b, M, 10)
                 per_model = F.cross_entropy(logits.reshape(-1, 10), yb.reshape(-1),
@@ -844,6 +865,7 @@ def run_mnist(config: MnistConfig, *, data: MNIST | None = None, device=None, pr
                 checkpoints.save(key, {
                     "epoch": epoch, "stack": stack.state_dict(), "optimizer": opt.state_dict(),
                     "order_gens": [g.get_state() for g in order_gens], "noise_gen": noise_gen.get_state(),
+                    "shift_gen": shift_gen.get_state(),
                     "train_loss": torch.from_numpy(out["train_loss"].copy()), "train_s": out["train_s"],
                     "analysis": to_state({k: getattr(analysis, k) for k in _Analysis.STATE}) if tracked else None})
         # Table 1 and Fig. 3 for this stack.
