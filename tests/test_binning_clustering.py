@@ -109,6 +109,26 @@ def test_clipped_log_spaced_histograms_count_every_pair():
     assert np.abs(w.numpy() - ref_w).max() <= 1 and np.abs(b.numpy() - ref_b).max() <= 1
 
 
+def test_gram_histograms_equal_direct_ones_for_wide_float64_layers():
+    """method="gram" (matrix products) against the direct distances and numpy's brute
+    force: the same counts for a wide float64 layer, where d·eps·(‖a‖² + ‖b‖²) ≈ 1e-11
+    is far below the distance to the nearest edge of any pair (checked)."""
+    rng = np.random.default_rng(5)
+    t = np.tanh(rng.normal(size=(160, 3000))) / np.sqrt(3000)  # RMS-scaled, like the MNIST analysis
+    labels = rng.integers(0, 3, size=160)
+    w_ref, b_ref = brute_force_distances(t.tolist(), labels.tolist())
+    edges = np.linspace(0.0, 1.6, 41)
+    gaps = np.abs(np.concatenate([w_ref, b_ref])[:, None] - edges[None, :]).min()
+    assert gaps > 1e-9  # no pair sits on an edge, so both methods must agree exactly
+    tt, ll, ee = torch.from_numpy(t), torch.from_numpy(labels), torch.from_numpy(edges)
+    wd, bd = pairwise_distance_histograms(tt, ll, ee)
+    wg, bg = pairwise_distance_histograms(tt, ll, ee, method="gram")
+    assert wg.tolist() == wd.tolist() == np.histogram(w_ref, edges)[0].tolist()
+    assert bg.tolist() == bd.tolist() == np.histogram(b_ref, edges)[0].tolist()
+    with pytest.raises(ValueError, match="method must be 'direct' or 'gram'"):
+        pairwise_distance_histograms(tt, ll, ee, method="mm")
+
+
 def test_histograms_with_many_classes_and_float32():
     rng = np.random.default_rng(3)
     t = rng.normal(size=(150, 4))

@@ -593,7 +593,8 @@ class _Analysis:
             for j, (t, kind) in enumerate(zip([self.pixels] + layers, kinds)):
                 t = t.double() / math.sqrt(t.shape[1])  # (n, d): distances become RMS per unit
                 edges = _dist_edges(t, kind, c.n_hist_bins).to(t.device)  # (B+1,)
-                w, btw = pairwise_distance_histograms(t, self.y, edges)  # (B,), (B,)
+                # float64 Gram distances: 15x faster for the wide layers, errors ~1e-12 in d².
+                w, btw = pairwise_distance_histograms(t, self.y, edges, method="gram")  # (B,), (B,)
                 self.dist_edges[f, j] = edges.cpu().numpy()
                 self.dist_within[f, j], self.dist_between[f, j] = w.cpu().numpy(), btw.cpu().numpy()
         self.seconds += time.perf_counter() - t0
