@@ -522,6 +522,7 @@ class MnistResults(ExperimentResults):
         train = self.timings.get("train_s")
         training = f" (training {train:.0f} s)" if train is not None else ""
         schedule = "" if c.lr_schedule == "constant" else f", {c.lr_schedule} learning rate from {c.lr:g}"
+        schedule += f", images shifted by up to {c.shift} px" if c.shift else ""
         return (f"{c.scale} scale: {c.n_seeds} seeds × {len(self.variants)} variants, {c.n_train} training "
                 f"images, {c.epochs} epochs, batch {c.batch_size}{schedule}, Table 1 on {c.n_val} validation images, "
                 f"analysis on {c.n_analysis}; {self.provenance.describe()}{training}")

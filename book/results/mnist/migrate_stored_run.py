@@ -101,7 +101,8 @@ def migrate(folder: Path) -> None:
 #: old code's behaviour (the old code had no such choice): constant learning rate,
 #: dropout before the max-pooling, the analysis on the models as trained, no second
 #: dense layer (T_4 = the logits).
-NEW_FIELDS = {"lr_schedule": "constant", "dropout_placement": "before_pool", "analysis_bn": "as_trained", "dense2": 0}
+NEW_FIELDS = {"lr_schedule": "constant", "dropout_placement": "before_pool", "analysis_bn": "as_trained", "dense2": 0,
+              "shift": 0, "weight_decay": 0.0}
 #: Summary keys computed from the arrays (rewritten); the rest (environment, timings) is kept.
 _DERIVED = ("table1", "errors_per_seed", "slopes", "two_bin_entropy_ceiling", "two_bin_ceiling_per_layer",
             "dropout_pool_means")
@@ -151,11 +152,12 @@ def add_fields(folder: Path) -> None:
     new["config"], new["config_hash"] = want, preset.hash
     for key in _DERIVED:
         new[key] = derived[key]
-    new["migrated_fields"] = (
-        f"{_dt.date.today().isoformat()}: config fields {sorted(set(want) - set(old['config']))} added with the "
-        f"values that are the old code's behaviour ({', '.join(f'{k}={v!r}' for k, v in NEW_FIELDS.items())}), "
-        f"config_hash {old.get('config_hash')} -> {preset.hash}; summary keys {list(_DERIVED)} recomputed from "
-        "the unchanged arrays.npz; nothing recomputed by training")
+    added = sorted(set(want) - set(old["config"]))
+    note = (f"{_dt.date.today().isoformat()}: config fields {added} added with the "
+            f"values that are the old code's behaviour ({', '.join(f'{k}={NEW_FIELDS[k]!r}' for k in added)}), "
+            f"config_hash {old.get('config_hash')} -> {preset.hash}; summary keys {list(_DERIVED)} recomputed from "
+            "the unchanged arrays.npz; nothing recomputed by training")
+    new["migrated_fields"] = f"{old['migrated_fields']}. {note}" if old.get("migrated_fields") else note
     with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
         f.write(json.dumps(new, indent=1) + "\n")
     Path(f.name).replace(summary_file)
