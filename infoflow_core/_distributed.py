@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import torch
 
 from ._kernels import log_kernel_sums
+from ._strata import _block_bounds, _pair_sums, _stratified_indices, own_component_term
 from ._tiles import BLOCK_ELEMENTS
 
 __all__: list[str] = []
@@ -201,7 +202,6 @@ def sharded_entropies(centers: torch.Tensor, beta: float, n_mc: int, generator, 
     values, stderrs : Tensor, shape (B,) each, float64, on ``centers.device``;
     bit-identical on every rank.
     """
-    from .entropy import _block_bounds, _pair_sums, _stratified_indices, own_component_term  # entropy imports us
 
     B, n, d = centers.shape
     device, dtype = centers.device, centers.dtype
