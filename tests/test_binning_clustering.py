@@ -329,3 +329,155 @@ def test_binned_label_information_bad_labels():
     for bad in (torch.zeros(3, dtype=torch.long), torch.zeros(4), torch.zeros(4, dtype=torch.bool), [0, 1, 0, 1]):
         with pytest.raises(ValueError, match="labels"):
             binned_label_information(t, bad, n_bins=2)
+
+
+# --- bins as users write them: np.linspace edges, np.digitize / np.histogram semantics ------
+
+def _numpy_bins(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """np.digitize's bins, bin k = [e_k, e_{k+1}), with the top edge and values outside
+    the edges clipped into the end bins (v compared in float64, as NumPy promotes it)."""
+    return np.clip(np.digitize(v.astype(np.float64), edges) - 1, 0, len(edges) - 2)
+
+
+def _entropy_of(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+LINSPACE_RANGES = [(-1.0, 1.0), (-3.7, 2.2), (0.3, 7.9), (-6.1, -0.45)]  # both signs, one side only, other widths
+
+
+@pytest.mark.parametrize("nb", [30, 100, 101, 256])
+@pytest.mark.parametrize("value_range", LINSPACE_RANGES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_values_on_linspace_edges_match_digitize_and_histogram(nb, value_range, dtype):
+    """Values exactly on the edges np.linspace(lo, hi, nb) (and beside them, and far out),
+    binned with n_bins = nb − 1, bin_size = (hi − lo)/(nb − 1) and edges = the linspace:
+    the indices of np.digitize, the counts of np.histogram, and entropies equal to 1e-12
+    (exact counts). float32 input is compared as the float64 value of each float32."""
+    lo, hi = value_range
+    e = np.linspace(lo, hi, nb)
+    K = nb - 1
+    assert bin_edges(n_bins=K, value_range=value_range).numpy().tolist() == e.tolist()
+    assert bin_edges(bin_size=(hi - lo) / K, value_range=value_range).numpy()[:-1].tolist() == e[:-1].tolist()
+    values = np.array(_around(e.tolist()) + [lo - 5.0, hi + 5.0, 0.5 * (lo + hi)])
+    t = torch.tensor(values, dtype=dtype).reshape(-1, 1)
+    v = t[:, 0].double().numpy()  # what the comparisons see: float32 input widened exactly
+    want = _numpy_bins(v, e)
+    for kw in (dict(n_bins=K, value_range=value_range), dict(bin_size=(hi - lo) / K, value_range=value_range),
+               dict(edges=e), dict(edges=torch.from_numpy(e)), dict(edges=e.tolist())):
+        assert bin_indices(t, **kw)[:, 0].tolist() == want.tolist(), kw
+    # np.histogram (which drops values outside [lo, hi]) on the in-range values: the same counts
+    inside = (v >= lo) & (v <= hi)
+    counts = np.histogram(v[inside], bins=e)[0]
+    assert np.bincount(want[inside], minlength=K).tolist() == counts.tolist()
+    h_ref = _entropy_of(counts.astype(float))
+    for kw in (dict(n_bins=K, value_range=value_range), dict(bin_size=(hi - lo) / K, value_range=value_range),
+               dict(edges=e)):
+        assert binned_entropy(t[torch.from_numpy(inside)], **kw) == pytest.approx(h_ref, abs=1e-12)
+
+
+@pytest.mark.parametrize("nb", [30, 100, 101, 256])
+@pytest.mark.parametrize("value_range", LINSPACE_RANGES)
+def test_linspace_values_fill_every_bin(nb, value_range):
+    """The nb values np.linspace(lo, hi, nb) fill the nb − 1 bins one each, the top value
+    joining the last: H = ln nb − 2 ln 2 / nb (≈ ln(nb − 1)), with bin_size = (hi − lo)/(nb − 1),
+    n_bins = nb − 1 or edges = the same linspace, equal to np.histogram's count to 1e-12."""
+    lo, hi = value_range
+    v = np.linspace(lo, hi, nb)
+    t = torch.from_numpy(v)[:, None]
+    h_hist = _entropy_of(np.histogram(v, bins=v)[0].astype(float))
+    expected = math.log(nb) - 2 * math.log(2) / nb
+    assert h_hist == pytest.approx(expected, abs=1e-12)
+    for kw in (dict(bin_size=(hi - lo) / (nb - 1), value_range=value_range),
+               dict(n_bins=nb - 1, value_range=value_range), dict(edges=v)):
+        assert binned_entropy(t, **kw) == pytest.approx(h_hist, abs=1e-12)
+        assert bin_indices(t, **kw)[:, 0].tolist() == list(range(nb - 1)) + [nb - 2]
+    # −v is not np.linspace(−hi, −lo, nb) (rounding is not symmetric), so it need not fill every
+    # bin of the mirrored range; it is still binned as np.histogram bins it
+    m = np.linspace(-hi, -lo, nb)
+    assert binned_entropy(-t, n_bins=nb - 1, value_range=(-hi, -lo)) == pytest.approx(
+        _entropy_of(np.histogram(-v, bins=m)[0].astype(float)), abs=1e-12)
+
+
+@pytest.mark.parametrize("nb", [30, 100, 101, 256])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_torch_linspace_binned_as_numpy_bins_it(nb, dtype):
+    """The example of issue 20: binned_entropy(torch.linspace(-1, 1, nb)[:, None], bin_size=2/(nb−1)).
+    torch.linspace does not round as np.linspace does, and float32 values are not on float64
+    edges, so some values lie just below their edge and go one bin down: in np.digitize and
+    np.histogram as here (entropies equal to 1e-12), below ln nb − 2 ln 2 / nb."""
+    t = torch.linspace(-1, 1, nb, dtype=dtype)[:, None]
+    v = t[:, 0].double().numpy()
+    e = np.linspace(-1, 1, nb)
+    assert bin_indices(t, bin_size=2 / (nb - 1))[:, 0].tolist() == _numpy_bins(v, e).tolist()
+    h_hist = _entropy_of(np.histogram(v, bins=e)[0].astype(float))
+    for kw in (dict(bin_size=2 / (nb - 1)), dict(n_bins=nb - 1), dict(edges=e)):
+        assert binned_entropy(t, **kw) == pytest.approx(h_hist, abs=1e-12)
+    assert (v < e).any() and h_hist < math.log(nb) - 2 * math.log(2) / nb - 0.01
+
+
+def test_bin_edges_are_numpy_linspace_and_arange():
+    """n_bins: np.linspace(lo, hi, K + 1) exactly (top edge hi even where lo + K·s is not);
+    bin_size: lo + np.arange(K + 1) * s."""
+    for K in range(1, 300):
+        for lo, hi in ((-1.0, 1.0), (-3.7, 2.2), (0.3, 7.9)):
+            assert bin_edges(n_bins=K, value_range=(lo, hi)).tolist() == np.linspace(lo, hi, K + 1).tolist()
+    assert -1.0 + 49 * (2 / 49) != 1.0 and bin_edges(n_bins=49)[-1].item() == 1.0  # a case where it matters
+    for s, (lo, hi) in ((0.013, (-1.0, 1.0)), (0.3, (-2.0, 5.0)), (2 / 29, (-1.0, 1.0))):
+        e = bin_edges(bin_size=s, value_range=(lo, hi))
+        assert e.dtype == torch.float64 and e.tolist() == (lo + np.arange(e.numel()) * s).tolist()
+        assert e[-2] < hi <= e[-1] + 1e-12
+
+
+def test_explicit_uneven_edges_match_digitize():
+    """edges=: any strictly increasing edges, as a list, NumPy array (float or int) or tensor
+    (float32 edges are used at their float64 values), against np.digitize on random values and
+    values on and beside every edge, for every binned function."""
+    from infoflow_core.binning import binned_label_information
+    rng = np.random.default_rng(3)
+    e = np.sort(rng.uniform(-2, 2, size=12))
+    v = np.concatenate([rng.uniform(-3, 3, size=300), _around(e.tolist())])
+    t = torch.from_numpy(np.stack([v, -v], axis=1))  # (n, 2)
+    want = np.stack([_numpy_bins(t[:, j].numpy(), e) for j in range(2)], axis=1)
+    for edges in (e, e.tolist(), torch.from_numpy(e), tuple(e)):
+        assert bin_indices(t, edges=edges).numpy().tolist() == want.tolist()
+    e32 = torch.from_numpy(e).float()
+    assert bin_indices(t, edges=e32).numpy().tolist() == \
+        np.stack([_numpy_bins(t[:, j].numpy(), e32.double().numpy()) for j in range(2)], axis=1).tolist()
+    assert bin_indices(torch.tensor([[-1.0], [0.0], [1.0], [2.0]]), edges=np.array([0, 1, 2])).tolist() == \
+        [[0], [0], [1], [1]]
+    # every function, edges = np.linspace(-1, 1, 31) ≡ n_bins = 30
+    u = torch.rand(200, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2.4 - 1.2
+    y = torch.arange(200) % 3
+    lin = np.linspace(-1, 1, 31)
+    assert binned_entropy(u, edges=lin) == binned_entropy(u, n_bins=30)
+    assert torch.equal(binned_entropy_per_unit(u, edges=lin), binned_entropy_per_unit(u, n_bins=30))
+    assert binned_label_information(u, y, edges=lin) == binned_label_information(u, y, n_bins=30)
+    per = binned_entropy_per_unit(t, edges=e)
+    assert per.tolist() == pytest.approx([_entropy_of(np.bincount(want[:, j]).astype(float)) for j in range(2)],
+                                         abs=1e-12)
+    assert bin_edges(edges=e).tolist() == e.tolist()
+
+
+def test_bad_edges():
+    from infoflow_core.binning import binned_label_information
+    t = torch.zeros(4, 1)
+    fns = (lambda **kw: bin_indices(t, **kw), lambda **kw: binned_entropy(t, **kw),
+           lambda **kw: binned_entropy_per_unit(t, **kw),
+           lambda **kw: binned_label_information(t, torch.zeros(4, dtype=torch.long), **kw), bin_edges)
+    bad_edges = ([0.5], [], [[0.0, 1.0], [2.0, 3.0]], [0.0, 1.0, 1.0], [1.0, 0.0], [0.0, float("nan")],
+                 [0.0, float("inf")], "0 1", 3.0, [True, False], [0j, 1j], np.array(["a", "b"]),
+                 torch.tensor([0.0, 1.0]) > 0.5, torch.tensor([[0.0, 1.0]]), [0.0, "1"])
+    for f in fns:
+        for bad in bad_edges:
+            with pytest.raises(ValueError, match="edges"):
+                f(edges=bad)
+        with pytest.raises(ValueError, match="exactly one of bin_size and n_bins"):
+            f(edges=[0.0, 1.0], bin_size=0.5)
+        with pytest.raises(ValueError, match="exactly one of bin_size and n_bins"):
+            f(edges=[0.0, 1.0], n_bins=2)
+        with pytest.raises(ValueError, match="value_range"):
+            f(edges=[0.0, 1.0], value_range=(0.0, 1.0))
+    with pytest.raises(ValueError, match=r"edges\[1\] = 1.0 ≥ edges\[2\] = 1.0"):
+        bin_indices(t, edges=[0.0, 1.0, 1.0])
