@@ -115,6 +115,19 @@ def triton_self_check(device) -> bool:
     return _TRITON_SELF_CHECK[key]
 
 
+def auto_uses_triton(x: torch.Tensor, centers: torch.Tensor) -> bool:
+    """Whether ``method="auto"`` sends these tensors to the Triton kernel: float32 CUDA
+    tensors, with triton installed and :func:`triton_self_check` passed.
+
+    >>> auto_uses_triton(torch.zeros(1, 1, 2), torch.zeros(1, 3, 2))
+    False
+    """
+    if not (x.is_cuda and x.dtype == torch.float32 and centers.dtype == torch.float32):
+        return False
+    T = _triton_module()
+    return bool(T.available(x) and T.available(centers) and triton_self_check(x.device))
+
+
 def choose_method(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
                   leaf: int | None = None, part=None) -> str:
     """The path ``method="auto"`` takes for one mixture on CPU (or without
@@ -175,10 +188,8 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
         return _log_kernel_sums_dense(x, centers, beta, chunk_size)
     if method == "triton":
         return _triton_module().log_kernel_sums_triton(x, centers, beta)
-    if method == "auto" and x.is_cuda and x.dtype == torch.float32 and centers.dtype == torch.float32:
-        T = _triton_module()
-        if T.available(x) and T.available(centers) and triton_self_check(x.device):
-            return T.log_kernel_sums_triton(x, centers, beta)
+    if method == "auto" and auto_uses_triton(x, centers):
+        return _triton_module().log_kernel_sums_triton(x, centers, beta)
     B, m, d = x.shape
     n = centers.shape[1]
     if method == "auto" and (n < AUTO_PRUNE_MIN_CENTERS or m * n < AUTO_PRUNE_MIN_PAIRS):

@@ -10,7 +10,7 @@ input x as its centres.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -19,7 +19,8 @@ import torch
 from ._distributed import check_group
 from ._kernels import check_method
 from ._validation import check_beta, check_chunk_size, check_generator, check_positive_int, check_tensor
-from .entropy import UNITS, Estimate, _gm_entropy_batched, _gm_entropy_bounds_batched, _InUnits, check_unit, gaussian_entropy
+from .entropy import (UNITS, Estimate, _gm_entropy_batched, _gm_entropy_bounds_batched, _gm_entropy_one, _InUnits,
+                      check_entropy_method, check_unit, gaussian_entropy, kernel_method)
 
 __all__ = ["MIEstimate", "LabelMIEstimate", "MIBounds", "InformationBounds", "sp_mutual_information",
            "sp_label_information", "mutual_information_bounds"]
@@ -58,6 +59,9 @@ class MIEstimate(_EntropyDifference):
     h_t_stderr: float = 0.0
     h_t_given_x_stderr: float = 0.0
     unit: str = "nats"
+    #: How h(T_ℓ) was computed: ``"exact"`` (every kernel that matters) or ``"nested"``
+    #: (subsets of the centres, :mod:`infoflow_core._nested`); not shown, not compared.
+    h_t_path: str = field(default="exact", repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class LabelMIEstimate(_EntropyDifference):
     h_t_stderr: float = 0.0
     h_t_given_y_stderr: float = 0.0
     unit: str = "nats"
+    #: ``"nested"`` when a class-conditional entropy took the nested path, else ``"exact"``.
+    h_t_given_y_path: str = field(default="exact", repr=False, compare=False)
 
 
 class MIBounds(NamedTuple):
@@ -105,7 +111,7 @@ def _checked_sp_arguments(samples, beta, n_mc, n_mc_given, given_name: str, gene
     n_mc = check_positive_int(n_mc, "n_mc", minimum=2)
     n_mc_given = n_mc if n_mc_given is None else check_positive_int(n_mc_given, given_name, minimum=2)
     return (samples, check_beta(beta), n_mc, n_mc_given, check_generator(generator, samples.device),
-            check_chunk_size(chunk_size), check_method(method))
+            check_chunk_size(chunk_size), check_entropy_method(method))
 
 
 def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
@@ -136,11 +142,12 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
         ``torch.Generator``, not a seed or a NumPy generator).
     chunk_size : int or "auto"
         Centres per block of pairwise work.
-    method : {"auto", "dense", "pruned", "triton"}
-        Kernel-sum path for every mixture entropy, as in
-        :func:`~infoflow_core.entropy.gm_entropy` (the table is in
-        :mod:`infoflow_core._kernels`). The ``n_inputs`` conditional mixtures are
-        evaluated as one batch.
+    method : {"auto", "exact", "dense", "pruned", "triton", "nested"}
+        Path of h(T_ℓ), as in :func:`~infoflow_core.entropy.gm_entropy` (``"auto"``
+        takes the nested path for a large crowded mixture, see there; which one ran is
+        ``MIEstimate.h_t_path``). The ``n_inputs`` conditional mixtures (``n_x``
+        centres each) always take the exact paths (``"nested"``, ``"exact"``: as
+        ``"auto"`` chooses among them), evaluated as one batch.
     group : torch.distributed ProcessGroup, optional
         Split the Monte Carlo samples of every mixture entropy (h(T_ℓ) and each
         h(T_ℓ | X = x_i)) over the ranks of this initialized process group, as in
@@ -183,13 +190,12 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
 
     centers = samples.reshape(1, n_inputs * n_x, d)  # (1, n_inputs·n_x, d)
     cv = bool(control_variate)
-    h_t, se_t = _gm_entropy_batched(centers, beta, n_mc, generator, chunk_size, method, shard, cv)
-    h_t, se_t = float(h_t[0]), float(se_t[0])
+    h_t, se_t, path = _gm_entropy_one(centers, beta, n_mc, generator, chunk_size, method, shard, cv)
     if n_x == 1:
         h_cond, se_cond = gaussian_entropy(d, beta), 0.0
     else:
-        values, stderrs = _gm_entropy_batched(samples, beta, n_mc_given_x, generator, chunk_size, method,
-                                              shard, cv)  # (n_inputs,) each
+        values, stderrs = _gm_entropy_batched(samples, beta, n_mc_given_x, generator, chunk_size,
+                                              kernel_method(method), shard, cv)  # (n_inputs,) each: exact paths
         h_cond = float(values.mean())
         se_cond = float(torch.sqrt((stderrs ** 2).sum())) / n_inputs
     return MIEstimate(
@@ -199,6 +205,7 @@ def sp_mutual_information(samples: torch.Tensor, beta: float, *, n_mc: int,
         h_t_given_x=h_cond,
         h_t_stderr=se_t,
         h_t_given_x_stderr=se_cond,
+        h_t_path=path,
     )
 
 
@@ -262,7 +269,9 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
     generator : torch.Generator, optional
         Source of the Monte Carlo samples, on ``samples.device``.
     chunk_size, method
-        Blocking and kernel-sum path, as in :func:`sp_mutual_information`.
+        Blocking and path, as in :func:`sp_mutual_information`; with ``"auto"`` h(T_ℓ) and
+        each h(T_ℓ | Y = y) (large mixtures all) may take the nested path
+        (``LabelMIEstimate.h_t_given_y_path``).
     group : torch.distributed ProcessGroup, optional
         Split the Monte Carlo samples of every entropy over the ranks of this
         process group, as in :func:`sp_mutual_information` (``labels`` must be the
@@ -318,19 +327,19 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
         if not (math.isfinite(h_t) and math.isfinite(se_t) and se_t >= 0):
             raise ValueError(f"h_t must be a finite value with a finite stderr >= 0, got {(h_t, se_t)}")
     else:
-        h_t, se_t = _gm_entropy_batched(samples.reshape(1, n_inputs * n_x, d), beta, n_mc, generator, chunk_size,
-                                        method, shard, cv)
-        h_t, se_t = float(h_t[0]), float(se_t[0])
+        h_t, se_t, _ = _gm_entropy_one(samples.reshape(1, n_inputs * n_x, d), beta, n_mc, generator, chunk_size,
+                                       method, shard, cv)
     groups = _class_centers(samples, labels)
     if len(groups) == 1:
         return LabelMIEstimate(0.0, 0.0, h_t, h_t, se_t, se_t)
     h_cond = var_cond = 0.0
+    paths = []
     for p, centers in groups:
         if centers.shape[1] == 1:
-            h, se = gaussian_entropy(d, beta), 0.0
+            h, se, path = gaussian_entropy(d, beta), 0.0, "exact"
         else:
-            hs, ses = _gm_entropy_batched(centers, beta, n_mc_given_y, generator, chunk_size, method, shard, cv)
-            h, se = float(hs[0]), float(ses[0])
+            h, se, path = _gm_entropy_one(centers, beta, n_mc_given_y, generator, chunk_size, method, shard, cv)
+        paths.append(path)
         h_cond += p * h
         var_cond += (p * se) ** 2
     return LabelMIEstimate(
@@ -340,6 +349,7 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
         h_t_given_y=h_cond,
         h_t_stderr=se_t,
         h_t_given_y_stderr=math.sqrt(var_cond),
+        h_t_given_y_path="nested" if "nested" in paths else "exact",
     )
 
 

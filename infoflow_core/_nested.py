@@ -1,0 +1,244 @@
+"""Mixture entropies of crowded mixtures: the density at each sample from subsets of the
+centres (nested Monte Carlo), with the Jensen bias of the log removed and bounded.
+
+The SP estimator's ``h(T_ℓ)`` is the entropy of ``p = (1/n) Σ_j N(c_j, β² I)`` with
+``n = n_inputs · n_x`` centres (4·10⁶ at the paper's scale). The exact path sums all
+``n`` kernels at every Monte Carlo sample, skipping only those that cannot matter
+(:mod:`._kernels_pruned`); when representations crowd (an untrained network's deep
+layers: every sample has millions of centres within reach) nothing can be skipped.
+There ``p(G)`` is an average of very many comparable terms, so it can be estimated
+from a small subset of them with a small, measurable error. For a sample ``G`` drawn
+from component ``i``:
+
+* the components are cut into ``s`` contiguous blocks (:func:`._strata._block_bounds`;
+  the SP estimator lists the realizations input by input, so a block is one input's
+  realizations when ``s = n_inputs``);
+* ``G``'s own block is summed exactly (every component of it), so near-separated
+  components, where ``p(G)`` is dominated by its own, lose nothing;
+* every other block ``b`` is represented by one uniformly chosen component, weighted
+  by ``|b| / n``: one *group* is such a choice for all blocks, an unbiased estimate
+  ``S_g(G)`` of ``p(G)``; ``groups`` independent groups give their mean ``Ŝ`` and its
+  relative variance ``ρ = var_g(S_g) / (groups · Ŝ²)``;
+* the value of the sample is ``−ln Ŝ − ρ/2`` (the delta-method correction of
+  ``E ln Ŝ ≈ ln p − ρ/2``); what second-order bias is left is bounded per sample by
+  ``ρ^{3/2} + ρ²`` (the next terms of ``−ln(1 + δ)``, δ = Ŝ/p − 1, with room for a
+  skewed δ: for a normal δ they are ``0.53 ρ^{3/2}`` and ``0.75 ρ²``), and the bound's
+  weighted mean over samples, ``bias_bound``, is *added* to the standard error.
+
+The samples are split into ``replicates`` interleaved sets (sample ``k`` goes to set
+``k mod replicates``: each set spreads over all inputs), each scored against its own
+independent groups, so the estimates of the sets are independent given the centres:
+their spread gives a standard error that includes the subsets' error as well as the
+Monte Carlo error (conservative: the sets also differ by which strata they hold).
+
+Cost per sample: ``groups · s + n/s`` kernel evaluations instead of up to ``n``.
+``method="auto"`` (:func:`choose_nested`) takes this path only when a pilot shows it
+both cheaper and accurate (mean correction below :data:`NESTED_MAX_CORRECTION`).
+
+All components coincide: h = h(N(0, β²I)) = ln(2πe) for d = 2, β = 1; every group's
+estimate is exact (ρ = 0), and the control variate removes all Monte Carlo variance:
+
+>>> c = torch.zeros(1 << 12, 2, dtype=torch.float64)
+>>> val, err, info = nested_entropy(c, 1.0, 256, torch.Generator().manual_seed(0), subset=64, replicates=8)
+>>> abs(val - math.log(2 * math.pi * math.e)) < 1e-12, err < 1e-12, info["terms_per_sample"]  # 4·64 + 4096/64
+(True, True, 320)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._kernels import log_kernel_sums
+from ._kernels_pruned import PRUNE_LOG_TOLERANCE
+from ._strata import _block_bounds, _centred_products, _stratified_indices, _stratified_mean_var, own_component_term
+from ._tiles import BLOCK_ELEMENTS, shift, squared_distances
+
+__all__: list[str] = []
+
+#: Blocks of components (one centre of each per group) of the pilot: the 4096 SZT inputs.
+NESTED_SUBSET = 4096
+#: ``"auto"`` gives the nested path at most ``n / NESTED_MIN_BLOCK`` blocks (the own
+#: block, summed exactly, keeps at least this many components).
+NESTED_MIN_BLOCK = 8
+#: Independent groups per set of samples (the relative variance ρ of Ŝ needs ≥ 2).
+NESTED_GROUPS = 4
+#: Independent sets of samples, each with its own groups (the standard error).
+NESTED_REPLICATES = 32
+#: ``"auto"`` considers the nested path for mixtures of at least this many centres.
+NESTED_MIN_CENTERS = 1 << 16
+#: ``"auto"`` sizes the subsets so that the expected mean correction ρ/2 is at most this (nats).
+NESTED_MAX_CORRECTION = 5e-4
+#: ``"auto"`` takes the nested path only when it computes at most this fraction of the
+#: kernel terms the exact path would (estimated from the pilot).
+NESTED_MAX_COST_FRACTION = 0.25
+#: Samples in the pilot of :func:`choose_nested` (in 4 sets).
+NESTED_PILOT_SAMPLES = 512
+#: The exact pruned path keeps whole spatial blocks: it computes about this many
+#: times the terms that are within its pruning radius (a rough, measured factor).
+PRUNED_BLOCK_OVERHEAD = 4.0
+
+
+def nested_entropy(centers: torch.Tensor, beta: float, n_mc: int, generator, *, control_variate: bool = True,
+                   subset: int = NESTED_SUBSET, groups: int = NESTED_GROUPS,
+                   replicates: int = NESTED_REPLICATES, kernel_method: str = "dense",
+                   count_reach: bool = False) -> tuple[float, float, dict]:
+    """Entropy of ``(1/n) Σ_j N(c_j, β² I_d)`` by nested Monte Carlo (module docstring).
+
+    Parameters
+    ----------
+    centers : Tensor, shape (n, d)
+    beta : float
+    n_mc : int
+        Monte Carlo samples, stratified over the components as in
+        :func:`~infoflow_core.entropy.gm_entropy` (≥ 2 per replicate).
+    generator : torch.Generator
+    control_variate : bool
+        The own-component control variate (:func:`._strata.own_component_term`).
+    subset, groups, replicates : int
+        Blocks (centres per group), groups per set (≥ 2) and sets of samples (≥ 2).
+    kernel_method : str
+        Kernel-sum path of the group sums (:data:`._kernels.METHODS`; default dense:
+        the groups are small and, where this path is chosen, crowded).
+    count_reach : bool
+        Also measure ``reach``: the fraction of group centres within the exact pruned
+        path's radius of each sample (what :func:`choose_nested` compares costs by).
+
+    Returns
+    -------
+    value : float
+        Nats.
+    error : float
+        Standard error over the sets plus ``bias_bound`` (nats).
+    info : dict
+        ``stderr`` (over the sets), ``bias_bound``, ``correction`` (weighted mean of
+        ρ/2 that was removed), ``max_rho``, ``terms_per_sample`` (kernel evaluations).
+    """
+    n, d = centers.shape
+    device = centers.device
+    s = min(int(subset), n)
+    replicates = max(2, min(int(replicates), n_mc // 2))
+    idx, counts, m = _stratified_indices(1, n, n_mc, generator, device)  # (1, n_mc), (1, n)
+    noise = torch.randn(1, n_mc, d, generator=generator, device=device, dtype=centers.dtype)  # (1, n_mc, d)
+    comp = idx[0]  # (n_mc,)
+    x = centers[comp].to(torch.float64) + beta * noise[0].to(torch.float64)  # (n_mc, d)
+    if m == 0:  # one sample per block of components, weighing the block's share
+        sb = _block_bounds(n, n_mc, device)
+        wt = (sb[1:] - sb[:-1]).to(torch.float64) / n  # (n_mc,)
+    else:
+        wt = 1.0 / (n * torch.gather(counts, 1, idx)[0].to(torch.float64))  # (n_mc,)
+
+    bounds = _block_bounds(n, s, device)  # (s + 1,)
+    lo, size = bounds[:-1], bounds[1:] - bounds[:-1]  # (s,) each
+    logw = size.to(torch.float64).log() - math.log(n)  # (s,)
+    # Unequal block weights ride on one extra coordinate: ‖(x, 0) − (c, e_b)‖² = ‖x − c‖² + e_b²
+    # with e_b² = 2β² ln(w_max / w_b), so each kernel term is scaled by w_b / w_max exactly.
+    extra = (2.0 * beta * beta * (logw.max() - logw)).sqrt() if bool((size != size[0]).any()) else None  # (s,)
+    own = torch.searchsorted(bounds, comp, right=True) - 1  # (n_mc,) own block of each sample
+    width = int(size.max())
+    scale = -0.5 / (beta * beta)
+    const = 0.5 * d * math.log(2.0 * math.pi * beta * beta)
+    sh = shift(centers.unsqueeze(0))  # (1, 1, d) or None
+    xq_all = x if extra is None else torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)  # (n_mc, d or d + 1)
+
+    v = torch.empty(n_mc, dtype=torch.float64, device=device)
+    rho = torch.empty_like(v)
+    reach = 0.0
+    ratios = []  # per set: (positions, ratio − 1 of each group (G, p))
+    rep = torch.arange(n_mc, device=device) % replicates
+    for r in range(replicates):
+        pos = (rep == r).nonzero()[:, 0]  # (p,)
+        u = torch.rand(groups, s, generator=generator, device=device, dtype=torch.float64)
+        picks = lo + torch.minimum((u * size).long(), size - 1)  # (groups, s)
+        cg = centers[picks].to(torch.float64)  # (groups, s, d)
+        if extra is not None:
+            cg = torch.cat([cg, extra.expand(groups, s).unsqueeze(-1)], dim=-1)  # (groups, s, d + 1)
+        xq, ob = x[pos], own[pos]  # (p, d), (p,)
+        xr = xq_all[pos].unsqueeze(0).expand(groups, -1, -1)  # (G, p, d or d + 1)
+        lse = log_kernel_sums(xr, cg, beta, method=kernel_method) + logw.max()  # (G, p): ln S_g, every block
+        if count_reach:  # group centres within the exact path's pruning radius of each sample
+            d2 = squared_distances(xr[..., :d], cg[..., :d], None if sh is None else sh.expand(groups, 1, d))
+            radius = d2.amin(dim=-1, keepdim=True) + 2.0 * beta * beta * (math.log(n) + PRUNE_LOG_TOLERANCE)
+            reach += float((d2 <= radius).to(torch.float64).mean())
+        # The group's pick in the sample's own block, taken out (the block is summed exactly below).
+        cp = centers[torch.gather(picks, 1, ob.expand(groups, -1))].to(torch.float64)  # (G, p, d)
+        a_pick = ((xq - cp) ** 2).sum(-1) * scale + logw[ob]  # (G, p)
+        t = (a_pick - lse).clamp_max(0.0)
+        rest = lse + torch.log(-torch.expm1(t))  # (G, p), −inf when the pick was all of it
+        exact = torch.empty(pos.shape[0], dtype=torch.float64, device=device)  # ln (1/n) Σ_{own block} φ
+        step = max(1, BLOCK_ELEMENTS // (width * d))
+        for q0 in range(0, pos.shape[0], step):
+            b = ob[q0:q0 + step]
+            members = lo[b].unsqueeze(1) + torch.arange(width, device=device)  # (q, width)
+            valid = torch.arange(width, device=device) < size[b].unsqueeze(1)  # (q, width)
+            cm = centers[members.clamp_max(n - 1)].to(torch.float64)  # (q, width, d)
+            e = squared_distances(xq[q0:q0 + step].unsqueeze(1), cm,
+                                  None if sh is None else sh.expand(b.shape[0], 1, d))[:, 0]  # (q, width)
+            exact[q0:q0 + step] = torch.logsumexp((e * scale).masked_fill_(~valid, -math.inf), dim=-1) - math.log(n)
+        log_s = torch.logaddexp(rest, exact)  # (G, p): each group's estimate of ln p
+        log_mean = torch.logsumexp(log_s, dim=0) - math.log(groups)  # (p,)
+        ratio = torch.exp(log_s - log_mean)  # (G, p)
+        rho_p = ((ratio - 1.0) ** 2).sum(dim=0) / ((groups - 1) * groups)  # (p,)
+        v[pos] = const - log_mean - 0.5 * rho_p
+        rho[pos] = rho_p
+        ratios.append((pos, ratio - 1.0))
+    if control_variate:
+        w = own_component_term(noise[0])  # (n_mc,)
+        cov, var_w = _centred_products(v.unsqueeze(0), w.unsqueeze(0), idx, counts, m)
+        if var_w > 0:
+            v = v - (cov / var_w) * w
+    value, var_mc = _stratified_mean_var(v.unsqueeze(0), idx, counts, n, n_mc)
+    # Samples of one set share its groups, so their subset errors are correlated: to first
+    # order the set's error is −mean_g D_g, D_g = Σ_k wt_k (S_g/Ŝ − 1)_k, over independent groups.
+    var_sub = 0.0
+    for pos, dev in ratios:
+        dg = (dev * wt[pos]).sum(dim=1)  # (G,)
+        var_sub += float(dg.var(unbiased=True)) / groups
+    stderr = math.sqrt(float(var_mc[0]) + var_sub)
+    value = float(value[0])
+    bias_bound = float((wt * (rho.pow(1.5) + rho.pow(2))).sum())
+    info = dict(stderr=stderr, subset_stderr=math.sqrt(var_sub), bias_bound=bias_bound, subset=s, groups=groups, correction=float((wt * rho).sum()) / 2,
+                max_rho=float(rho.max()), terms_per_sample=groups * s + width, reach=reach / replicates)
+    return value, stderr + bias_bound, info
+
+
+def choose_nested(centers: torch.Tensor, beta: float, generator) -> dict | None:
+    """Whether ``method="auto"`` should take the nested path for this mixture, and how.
+
+    A pilot (:data:`NESTED_PILOT_SAMPLES` samples, :data:`NESTED_GROUPS` groups of
+    ``s₀ = min(NESTED_SUBSET, n // 16)`` blocks) measures the mean relative variance
+    ``ρ₀`` of the density estimates and the fraction ``f`` of centres within the exact
+    pruned path's radius. ρ falls at least like 1/s (finer blocks, one pick each), so
+    the nested path gets ``s = 2^k`` blocks, the smallest power of two with a predicted
+    mean correction ``ρ₀ s₀ / (2 s)`` of at most :data:`NESTED_MAX_CORRECTION`, raised
+    to about ``√(n / groups)`` (where the cost ``groups · s + n / s`` kernel terms per
+    sample is least) and at most ``n / NESTED_MIN_BLOCK``. The exact path costs about
+    ``min(n, PRUNED_BLOCK_OVERHEAD · f · n)``; nested when it costs at most
+    :data:`NESTED_MAX_COST_FRACTION` of that.
+
+    Returns
+    -------
+    dict or None
+        ``{"subset": s, "groups": ..., "pilot_rho": ρ₀, "reach": f, "cost_fraction": ...}``
+        for the nested path, None for the exact one.
+    """
+    n = centers.shape[0]
+    if n < NESTED_MIN_CENTERS:
+        return None
+    s0 = min(NESTED_SUBSET, n // 16)
+    _, _, info = nested_entropy(centers, beta, NESTED_PILOT_SAMPLES, generator, subset=s0, replicates=4,
+                                count_reach=True)
+    rho0 = 2.0 * info["correction"]
+    need = rho0 * s0 / (2.0 * NESTED_MAX_CORRECTION)  # blocks for the target correction
+    best = math.sqrt(n / NESTED_GROUPS)  # least cost
+    s = 1 << max(0, math.ceil(math.log2(max(need, best, 1.0))))
+    if s > n // NESTED_MIN_BLOCK:
+        if need > n // NESTED_MIN_BLOCK:
+            return None
+        s = n // NESTED_MIN_BLOCK
+    nested = NESTED_GROUPS * s + -(-n // s)
+    exact = min(float(n), PRUNED_BLOCK_OVERHEAD * info["reach"] * n)
+    if nested > NESTED_MAX_COST_FRACTION * exact:
+        return None
+    return dict(subset=s, groups=NESTED_GROUPS, pilot_rho=rho0, reach=info["reach"], cost_fraction=nested / exact)
