@@ -110,7 +110,8 @@ def build_net(device: torch.device, args, x: torch.Tensor, y: torch.Tensor) -> t
     return net, f"tanh network, {args.train_epochs} full-batch SGD epochs"
 
 
-VARIANTS = ("plain", "collapse", "cv", "cv+collapse", "cv+collapse+auto", "cv+collapse+TY", "cv+collapse+auto+TY")
+VARIANTS = ("plain", "collapse", "cv", "cv+collapse", "cv+collapse+auto", "cv+collapse+TY", "cv+collapse+auto+TY",
+            "cv+collapse+auto+TY+exact")
 
 
 def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, net: SZTNet) -> list[dict]:
@@ -124,25 +125,27 @@ def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, 
     t_sample = time.perf_counter() - t0
     out = []
     for variant in args.variants:
-        cv, collapse, ty = variant.startswith("cv"), "collapse" in variant, variant.endswith("TY")
+        cv, collapse, ty = variant.startswith("cv"), "collapse" in variant, "TY" in variant
         auto = "auto" in variant
+        # "+exact": h(T) by the exact kernel sums only (the path before the nested one existed)
+        method = "exact" if variant.endswith("+exact") else "auto"
         layers = []
         for ell, s in enumerate(samples, start=1):
             t1 = time.perf_counter()
-            n_mc = choose_n_mc([s], net.beta, args.n_mc, args.target_stderr, g)[0] if auto else args.n_mc
+            n_mc = choose_n_mc([s], net.beta, args.n_mc, args.target_stderr, g, method=method)[0] if auto else args.n_mc
             mi = estimate_information([s], net.beta, n_mc=n_mc, n_mc_given_x=args.n_mc_given_x, generator=g,
-                                      control_variate=cv, collapse=collapse)[0]
+                                      control_variate=cv, collapse=collapse, method=method)[0]
             row = dict(layer=ell, d=s.shape[-1], mi=mi.value, stderr=mi.stderr, h_t=mi.h_t,
-                       h_t_given_x=mi.h_t_given_x, n_mc=n_mc)
+                       h_t_given_x=mi.h_t_given_x, n_mc=n_mc, path=mi.h_t_path)
             if ty:  # with a target, the classes share the budget by weight, as the experiment does
                 n_y = math.ceil(n_mc * float(torch.bincount(y).max()) / y.shape[0]) if auto else n_mc
-                lab = estimate_label_information([s], y, net.beta, [mi], n_mc=n_y, generator=g)[0]
-                row.update(mi_y=lab.value, mi_y_stderr=lab.stderr)
+                lab = estimate_label_information([s], y, net.beta, [mi], n_mc=n_y, generator=g, method=method)[0]
+                row.update(mi_y=lab.value, mi_y_stderr=lab.stderr, path_y=lab.h_t_given_y_path)
             sync(device)
             row["seconds"] = time.perf_counter() - t1
             layers.append(row)
             print(f"  n_x={n_x:5d} {variant:15s} layer {ell} (d={s.shape[-1]:2d}): I = {mi.value:8.4f} ± "
-                  f"{mi.stderr:.4f} nats  ({row['seconds']:8.2f} s)", flush=True)
+                  f"{mi.stderr:.4f} nats  ({row['seconds']:8.2f} s, h(T) {mi.h_t_path})", flush=True)
         total = t_sample + sum(r["seconds"] for r in layers)
         out.append(dict(n_x=n_x, variant=variant, n_inputs=x.shape[0], sample_seconds=t_sample, total_seconds=total,
                         max_stderr=max(r["stderr"] for r in layers), layers=layers))
@@ -159,6 +162,7 @@ def markdown(meta: dict, runs: list[dict]) -> str:
              "|---" * 10 + "|"]
     for r in runs:
         cells = [f"{L['mi']:.3f} ± {L['stderr']:.4f} ({L['seconds']:.1f} s" + (f", n_mc {L['n_mc']}" if "auto" in r["variant"] else "")
+                 + (f", {L['path']}" if L.get("path", "exact") != "exact" or L.get("path_y", "exact") != "exact" else "")
                  + (f"; I(T;Y) {L['mi_y']:.3f} ± {L['mi_y_stderr']:.3f}" if "mi_y" in L else "") + ")"
                  for L in r["layers"]]
         lines.append(f"| {r['n_x']} | {r['variant']} | {r['sample_seconds']:.2f} | " + " | ".join(cells)

@@ -2,6 +2,7 @@
 
     python -m infoflow_core EXPERIMENT [--scale S] --out DIR [--seed N] [--device D]
                                        [--set FIELD=VALUE ...] [--overwrite] [--no-progress]
+                                       [--jobs N] [--max-hours H] [--commit]
 
 The output folder is checked before anything is computed; an existing stored run is
 replaced only with ``--overwrite``; files are written at the end, all at once.
@@ -10,6 +11,18 @@ Long experiments (those whose run takes ``checkpoints=``, e.g. ``szt`` and ``mni
 save their progress in ``DIR/checkpoints/`` as they go: run the same command again
 after an interruption and it continues where it stopped (``--overwrite`` starts
 afresh). The folder is removed once the results are written.
+
+Experiments made of independent jobs (``szt``: one job per network and seed, the
+deterministic network per seed, each realization check) can advance *in git*, sitting
+by sitting: with ``--jobs N`` (start at most N jobs) or ``--max-hours H`` (start no
+job after H hours), each finished job is written to ``DIR/jobs/<job>.npz`` (small:
+curves, errors, snapshots, weights; ``DIR/jobs/config.json`` names the
+configuration), ``--commit`` commits each such file as it is written, and the same
+command in a later sitting, from a fresh clone, loads the finished jobs and runs the
+rest. When none is left, ``summary.json`` and ``arrays.npz`` are assembled from them.
+A ``DIR/jobs`` folder, once there, is always used. For example::
+
+    nice python -m infoflow_core szt --scale full --out book/results/szt/full --max-hours 2 --commit
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment)::
 
@@ -30,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import inspect
 import json
 import os
 import shutil
@@ -115,7 +129,34 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a configuration field (VALUE as JSON, e.g. n_epochs=200); repeatable")
         p.add_argument("--overwrite", action="store_true", help="replace stored results already in --out")
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        if "jobs" in inspect.signature(get_experiment(name).run).parameters:
+            p.add_argument("--jobs", type=_non_negative_int, default=None, metavar="N",
+                           help="start at most N jobs not yet in DIR/jobs, then stop (finished jobs stay there)")
+            p.add_argument("--max-hours", type=_positive_float, default=None, metavar="H",
+                           help="start no job after H hours (finished jobs stay in DIR/jobs)")
+            p.add_argument("--commit", action="store_true",
+                           help="git-commit each finished job's file in DIR/jobs as it is written")
     return parser
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number of hours, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number of hours, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,11 +223,36 @@ def _run(experiment, config, device, out, args, *, rank: int) -> int:
         done = kwargs["checkpoints"].keys()
         if done and rank == 0:
             print(f"resuming from {len(done)} checkpoint(s) in {folder}", file=sys.stderr)
+    jobs_folder = Path(args.out) / "jobs"
+    if hasattr(args, "jobs") and (args.jobs is not None or args.max_hours is not None or args.commit
+                                  or jobs_folder.is_dir()):
+        from .experiments._jobs import JobBudget, JobStore
+
+        if args.overwrite and rank == 0 and jobs_folder.exists():
+            shutil.rmtree(jobs_folder)
+        _barrier()
+        try:
+            kwargs["jobs"] = JobStore(jobs_folder, config)
+        except ValueError as err:
+            print(f"python -m infoflow_core {args.experiment}: {err}", file=sys.stderr)
+            return 2
+        kwargs["budget"] = JobBudget(args.jobs, args.max_hours)
+        kwargs["commit"] = bool(args.commit) and rank == 0
+        found = kwargs["jobs"].keys()
+        if found and rank == 0:
+            print(f"{len(found)} finished job(s) in {jobs_folder}: {', '.join(found)}", file=sys.stderr)
+    from .experiments._jobs import IncompleteRun
+
     try:
         results = experiment.run(config, device=device, progress=not args.no_progress and rank == 0, **kwargs)
     except FileNotFoundError as err:  # missing data: the message says where to put it
         print(f"python -m infoflow_core {args.experiment}: {err}", file=sys.stderr)
         return 1
+    except IncompleteRun as err:
+        if rank == 0:
+            print(f"python -m infoflow_core {args.experiment}: {err}. Finished jobs are in {jobs_folder}; run the "
+                  "same command again to go on.", file=sys.stderr)
+        return 0
     if rank != 0:
         return 0
     results.save(out, overwrite=args.overwrite)

@@ -32,6 +32,7 @@ import torch
 from ...data.szt import szt_data
 from ...results import Provenance, load_or_run
 from .._common import Experiment, resolve_device, run_sharded
+from .._jobs import IncompleteRun
 from .analysis import (bin_centres, compression_summary, describe_network, distance_summary, dpi_check,
                        hbin_correlations, label_entropy, linear_conditional_entropy, overfitting_onset, plane_phases, binned_plane_phases, report, REPORT_PARTS)
 from .config import (DETERMINISTIC_BIN_SIZES, NETWORK_ACTIVATIONS, NETWORKS, QUICK_SEED, NetworkConfig, SZTConfig,
@@ -69,7 +70,8 @@ def dpi_epochs_of(result: NetworkResults, k: int) -> list[int | None]:
     return picks[:k]
 
 
-def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoints=None) -> SZTResults:
+def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoints=None, jobs=None,
+            budget=None, commit: bool = False) -> SZTResults:
     """Run the SZT experiments of ``config``.
 
     Every network (and the deterministic one) is trained ``config.n_seeds`` times on
@@ -95,6 +97,16 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
     checkpoints : Checkpoints, optional
         Save each run after every measured epoch (keys ``<network>/seed<seed>``) and
         each realization check when done (``dpi/<epoch>``); continue from them.
+    jobs : JobStore, optional
+        Finished jobs (keys ``<network>/seed<k>``, ``deterministic/seed<k>``,
+        ``dpi/<epoch or final>``, k the seed index): loaded instead of run, and every
+        job run here is saved there when it finishes (the files a long run commits).
+    budget : JobBudget, optional
+        How many jobs this call may run (with ``jobs``): when jobs are left,
+        :class:`~infoflow_core.experiments._jobs.IncompleteRun` is raised after the
+        budget's jobs are saved.
+    commit : bool
+        ``git commit`` each job file as it is saved (:meth:`JobStore.commit`).
 
     Returns
     -------
@@ -107,14 +119,39 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
     # own generators (measure_noisy, measure_deterministic), so under torchrun run_sharded
     # spreads them over the ranks and gathers the same results in this order.
     names = list(config.networks) + (["deterministic"] if config.deterministic else [])
-    jobs = [(name, k) for k in range(config.n_seeds) for name in names]
+    job_list = [(name, k) for k in range(config.n_seeds) for name in names]
+
+    def stored_or_run(key, cls, cfg, run):
+        """The job's stored result, else its run when the budget allows (saved), else None."""
+        if jobs is not None:
+            found = jobs.load(key, cls, config=cfg)
+            if found is not None:
+                return found
+            if budget is not None:
+                if not budget.allows():
+                    return None
+                budget.start()
+        result = run()
+        if jobs is not None:
+            jobs.save(key, result)
+            if commit:
+                jobs.commit(key)
+        return result
 
     def job(item):
         name, k = item
-        measure = measure_deterministic if name == "deterministic" else measure_noisy
-        return measure(config.network(name, k), data, dev, progress=progress, checkpoints=checkpoints)
+        cls, measure = ((DeterministicResults, measure_deterministic) if name == "deterministic"
+                        else (NetworkResults, measure_noisy))
+        cfg = config.network(name, k)
+        return stored_or_run(f"{name}/seed{k}", cls, cfg,
+                             lambda: measure(cfg, data, dev, progress=progress, checkpoints=checkpoints))
 
-    done = dict(zip(jobs, run_sharded(jobs, job)))
+    done = dict(zip(job_list, run_sharded(job_list, job)))
+    missing = [f"{name}/seed{k}" for (name, k), r in done.items() if r is None]
+    if config.dpi and done.get(("tanh", 0)) is None:
+        missing.append("dpi (after tanh/seed0)")
+    if missing:
+        raise IncompleteRun([f"{name}/seed{k}" for (name, k), r in done.items() if r is not None], missing)
     seed_runs = {name: [done[(name, k)] for k in range(config.n_seeds)] for name in config.networks}
     deterministic_runs = [done[("deterministic", k)] for k in range(config.n_seeds)] if config.deterministic else []
     realizations = []
@@ -135,7 +172,11 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
             return res
 
         epochs = dpi_epochs_of(tanh, config.dpi_epochs)
-        realizations = run_sharded([epochs], lambda es: [check(e) for e in es])[0]
+        realizations = run_sharded([epochs], lambda es: [
+            stored_or_run(f"dpi/{'final' if e is None else e}", DPIResults, None, lambda e=e: check(e)) for e in es])[0]
+        left = [f"dpi/{'final' if e is None else e}" for e, r in zip(epochs, realizations) if r is None]
+        if left:
+            raise IncompleteRun([f"{name}/seed{k}" for (name, k) in done], left)
     return SZTResults(config=config, seed_runs=seed_runs, deterministic_runs=deterministic_runs,
                       realizations=realizations, provenance=Provenance.now(dev, time.perf_counter() - t0))
 

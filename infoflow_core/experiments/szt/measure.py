@@ -65,7 +65,7 @@ def collapse_realizations(s: torch.Tensor, beta: float) -> torch.Tensor:
 
 
 def choose_n_mc(samples: list, beta: float, n_mc: int, target_stderr: float,
-                generator: torch.Generator | None = None) -> list[int]:
+                generator: torch.Generator | None = None, method: str = "auto") -> list[int]:
     """Monte Carlo samples for h(T_ℓ) of each layer, enough for a standard error of
     about ``target_stderr`` nats and at most ``n_mc``.
 
@@ -85,6 +85,9 @@ def choose_n_mc(samples: list, beta: float, n_mc: int, target_stderr: float,
     target_stderr : float
         Nats; 0 for a fixed ``n_mc``.
     generator : torch.Generator, optional
+    method : str
+        Path of the pilot entropy (as in :func:`~infoflow_core.entropy.gm_entropy`):
+        the pilot's error is that of the path the estimate will take.
 
     Returns
     -------
@@ -100,7 +103,7 @@ def choose_n_mc(samples: list, beta: float, n_mc: int, target_stderr: float,
     out = []
     for s in samples:
         c = collapse_realizations(s, beta)
-        se = gm_entropy(c.reshape(-1, c.shape[-1]), beta, n_mc=n_pilot, generator=generator).stderr
+        se = gm_entropy(c.reshape(-1, c.shape[-1]), beta, n_mc=n_pilot, generator=generator, method=method).stderr
         out.append(int(min(n_mc, max(n_pilot, math.ceil(n_pilot * (se / target_stderr) ** 2)))))
     return out
 
@@ -111,7 +114,7 @@ def _per_layer(n_mc, n_layers: int) -> list[int]:
 
 def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x: int,
                          generator: torch.Generator | None = None, control_variate: bool = True,
-                         collapse: bool = True) -> list[MIEstimate]:
+                         collapse: bool = True, method: str = "auto") -> list[MIEstimate]:
     """SP estimates of I(X; T_ℓ), equation (1), for every layer.
 
     h(T_ℓ) is a Gaussian-mixture entropy with all ``n_inputs · n_x`` centres and
@@ -138,11 +141,15 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x:
         for the benchmark that measures what it saves).
     collapse : bool
         Collapse coinciding realizations (default on; off: the benchmark).
+    method : str
+        Path of h(T_ℓ) (:func:`~infoflow_core.mutual_information.sp_mutual_information`;
+        ``"auto"``: the nested path for crowded layers, ``"exact"``: never).
 
     Returns
     -------
     list of MIEstimate
-        Per layer: ``value``, ``stderr``, ``h_t``, ``h_t_given_x`` (nats).
+        Per layer: ``value``, ``stderr``, ``h_t``, ``h_t_given_x`` (nats), and
+        ``h_t_path`` (``"exact"`` or ``"nested"``).
 
     Examples
     --------
@@ -154,12 +161,13 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x:
     1.39
     """
     return [sp_mutual_information(collapse_realizations(s, beta) if collapse else s, beta, n_mc=n,
-                                  n_mc_given_x=n_mc_given_x, generator=generator, control_variate=control_variate)
+                                  n_mc_given_x=n_mc_given_x, generator=generator, control_variate=control_variate,
+                                  method=method)
             for s, n in zip(samples, _per_layer(n_mc, len(samples)))]
 
 
 def estimate_label_information(samples: list, labels: torch.Tensor, beta: float, information: list, *, n_mc: int,
-                               generator: torch.Generator | None = None) -> list[LabelMIEstimate]:
+                               generator: torch.Generator | None = None, method: str = "auto") -> list[LabelMIEstimate]:
     """SP estimates of I(T_ℓ; Y) for every layer, reusing h(T_ℓ) of ``information``.
 
     I(T_ℓ; Y) = h(T_ℓ) − Σ_y p(y) h(T_ℓ | Y = y)
@@ -178,13 +186,15 @@ def estimate_label_information(samples: list, labels: torch.Tensor, beta: float,
     n_mc : int or sequence of int
         Samples for each h(T_ℓ | Y = y), or one number per layer.
     generator : torch.Generator, optional
+    method : str
+        Path of each h(T_ℓ | Y = y), as in :func:`estimate_information`.
 
     Returns
     -------
     list of LabelMIEstimate
     """
     return [sp_label_information(collapse_realizations(s, beta), labels, beta, n_mc=n, generator=generator,
-                                 h_t=(mi.h_t, mi.h_t_stderr))
+                                 h_t=(mi.h_t, mi.h_t_stderr), method=method)
             for s, mi, n in zip(samples, information, _per_layer(n_mc, len(samples)))]
 
 
@@ -274,6 +284,7 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
         est = estimate_information(samples, network.beta, n_mc=n_mc, n_mc_given_x=network.n_mc_given_x,
                                    generator=est_gen)
         row = {k: [getattr(e, k) for e in est] for k in ("value", "stderr", "h_t", "h_t_given_x")}
+        row["path"] = [int(e.h_t_path == "nested") for e in est]
         t_layers = []
         for s in samples:
             s0 = s[:, 0]  # (4096, d): one realization of S_ℓ
@@ -292,6 +303,7 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
                                            generator=label_gen)
         row["label_value"] = [e.value for e in label]
         row["label_stderr"] = [e.stderr for e in label]
+        row["label_path"] = [int(e.h_t_given_y_path == "nested") for e in label]
         done["rows"].append(row)
         done["states"].append({k: v.float().numpy() for k, v in train_state["model"].items()})
         if checkpoints is not None:
@@ -327,6 +339,8 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
         labels=data.y.cpu().numpy(), epoch_states=states,
         final_state={k: v.detach().cpu().numpy() for k, v in model.state_dict().items()},
         wall_time_s=done.get("wall", 0.0) + time.perf_counter() - t_start[0],
+        mi_path=np.asarray([r.get("path", [0] * len(HIDDEN_WIDTHS)) for r in rows], dtype=np.int8),
+        mi_y_path=np.asarray([r.get("label_path", [0] * len(HIDDEN_WIDTHS)) for r in rows], dtype=np.int8),
     )
 
 

@@ -73,6 +73,10 @@ class NetworkResults(TrainingCurves):
     snapshots : ndarray, shape (S', 4096, d_L)
         One noisy realization of the last hidden layer for every input.
     labels : ndarray, shape (4096,)
+    mi_path, mi_y_path : ndarray of int8, shape (E, L), optional
+        How h(T_ℓ) (``mi_path``) and the class-conditional entropies of I(T_ℓ; Y)
+        (``mi_y_path``) were computed: 0 exact kernel sums, 1 the nested path
+        (:mod:`infoflow_core._nested`); None in runs stored before it existed.
     final_state : dict of str to ndarray
         The trained weights (to re-estimate, e.g. :func:`~.measure.dpi_realizations`).
     epoch_states : dict of str to ndarray, shape (E, ...)
@@ -101,6 +105,11 @@ class NetworkResults(TrainingCurves):
     labels: np.ndarray
     final_state: dict = field(default_factory=dict)
     epoch_states: dict = field(default_factory=dict)
+    mi_path: np.ndarray | None = None
+    mi_y_path: np.ndarray | None = None
+
+    #: Arrays stored when present (runs stored before them load without).
+    OPTIONAL_ARRAYS: ClassVar[tuple[str, ...]] = ("mi_path", "mi_y_path")
 
     @property
     def name(self) -> str:
@@ -278,6 +287,9 @@ class SZTResults(ExperimentResults):
                 for key in NetworkResults.ARRAYS:
                     value = np.asarray(getattr(r, key))
                     out[pre + key] = value.astype(np.float16) if key == "snapshots" else value
+                for key in NetworkResults.OPTIONAL_ARRAYS:
+                    if getattr(r, key) is not None:
+                        out[pre + key] = np.asarray(getattr(r, key), dtype=np.int8)
                 for key, value in r.final_state.items():
                     out[f"{pre}state__{key}"] = np.asarray(value)
                 for key, value in r.epoch_states.items():
@@ -301,7 +313,8 @@ class SZTResults(ExperimentResults):
                 missing = [key for key in NetworkResults.ARRAYS if pre + key not in arrays]
                 if missing:
                     raise ValueError(f"stored arrays lack {pre}{missing[0]} (and {len(missing) - 1} more)")
-                kw = {key: arrays[pre + key] for key in NetworkResults.ARRAYS}
+                kw = {key: arrays[pre + key] for key in NetworkResults.ARRAYS + NetworkResults.OPTIONAL_ARRAYS
+                      if pre + key in arrays}
                 kw["snapshots"] = kw["snapshots"].astype(np.float32)
                 state = {key[len(pre) + 7:]: v for key, v in arrays.items() if key.startswith(pre + "state__")}
                 epoch_states = {key[len(pre) + 13:]: v for key, v in arrays.items()

@@ -1,0 +1,197 @@
+"""Finished jobs of a long run, stored one file each so that the run advances in git.
+
+A full-scale experiment is many independent jobs (one network and seed, the
+deterministic network of a seed, one realization check). :class:`JobStore` keeps each
+finished job's result as a small compressed ``.npz`` under ``folder`` (meant to be
+committed), tied to the run's configuration hash like :class:`~._common.Checkpoints`:
+a sitting runs a few jobs (``--jobs N`` or ``--max-hours H`` on the command line),
+commits them, and the next sitting, from a fresh clone, loads them and goes on with
+the rest. The unfinished job's per-epoch checkpoint (``DIR/checkpoints``, not
+committed) still lets an interrupted job resume on the same machine.
+
+>>> import tempfile
+>>> from infoflow_core.experiments.binning import BinningConfig
+>>> from dataclasses import dataclass, field
+>>> @dataclass
+... class R:
+...     config: object
+...     curve: np.ndarray
+...     wall_time_s: float = 0.0
+...     state: dict = field(default_factory=dict)
+>>> cfg = BinningConfig.for_scale("quick")
+>>> with tempfile.TemporaryDirectory() as d:
+...     path = JobStore(d, cfg).save("tanh/seed0", R(None, np.arange(3.0), 1.5, {"w": np.ones(2)}))
+...     back = JobStore(d, cfg).load("tanh/seed0", R, config=None)
+...     back.curve.tolist(), back.wall_time_s, back.state["w"].tolist(), JobStore(d, cfg).keys()
+([0.0, 1.0, 2.0], 1.5, [1.0, 1.0], ['tanh/seed0'])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._common import ExperimentConfig, _atomic_write
+
+__all__ = ["JobStore", "JobBudget", "IncompleteRun"]
+
+
+class IncompleteRun(Exception):
+    """Raised by a run with a job budget when jobs are left: ``finished`` and
+    ``missing`` name them (keys like ``"tanh/seed0"``)."""
+
+    def __init__(self, finished: list[str], missing: list[str]):
+        self.finished, self.missing = list(finished), list(missing)
+        super().__init__(f"{len(self.finished)} of {len(self.finished) + len(self.missing)} jobs finished; "
+                         f"left: {', '.join(self.missing)}")
+
+
+class JobBudget:
+    """How many new jobs a sitting may start: at most ``max_jobs`` (None: any), and none
+    after ``max_hours`` hours from the budget's creation (None: no limit).
+
+    >>> b = JobBudget(max_jobs=1)
+    >>> b.allows(), b.start(), b.allows()
+    (True, None, False)
+    """
+
+    def __init__(self, max_jobs: int | None = None, max_hours: float | None = None):
+        if max_jobs is not None and (not isinstance(max_jobs, int) or max_jobs < 0):
+            raise ValueError(f"max_jobs must be a non-negative integer or None, got {max_jobs!r}")
+        if max_hours is not None and not (isinstance(max_hours, (int, float)) and max_hours > 0):
+            raise ValueError(f"max_hours must be a positive number or None, got {max_hours!r}")
+        self.max_jobs, self.max_hours = max_jobs, max_hours
+        self.started = 0
+        self.t0 = time.monotonic()
+
+    def allows(self) -> bool:
+        """Whether another job may start now."""
+        if self.max_jobs is not None and self.started >= self.max_jobs:
+            return False
+        return self.max_hours is None or (time.monotonic() - self.t0) < 3600.0 * self.max_hours
+
+    def start(self) -> None:
+        """Count a job as started."""
+        self.started += 1
+
+
+def _flatten(result) -> tuple[dict, dict]:
+    """Arrays and JSON metadata of a results dataclass (its ``config`` field left out)."""
+    arrays, meta = {}, {}
+    for f in dataclasses.fields(result):
+        if f.name == "config":
+            continue
+        value = getattr(result, f.name)
+        if isinstance(value, dict):
+            meta[f.name] = {"dict": sorted(value)}
+            for k, v in value.items():
+                arrays[f"{f.name}/{k}"] = np.asarray(v)
+        elif isinstance(value, np.ndarray):
+            arrays[f.name] = value
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            meta[f.name] = {"value": value}
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (bool, int, float, str)) for v in value):
+            meta[f.name] = {"value": list(value)}
+        else:
+            raise ValueError(f"cannot store field {f.name!r} of type {type(value).__name__}")
+    return arrays, meta
+
+
+class JobStore:
+    """Finished jobs of one run, one ``<key>.npz`` each in ``folder`` (``/`` in a key
+    becomes ``--``), and ``config.json`` naming the run's configuration.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Created if missing.
+    config : ExperimentConfig
+        A folder holding another configuration's jobs is refused (ValueError).
+    """
+
+    def __init__(self, folder, config: ExperimentConfig):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        record = self.folder / "config.json"
+        if record.is_file():
+            stored = json.loads(record.read_text())
+            if stored.get("config_hash") != config.hash:
+                raise ValueError(
+                    f"finished jobs in {str(self.folder)!r} belong to a run with config hash "
+                    f"{stored.get('config_hash')}, not {config.hash}: run with the configuration they were made "
+                    "with, or give another --out")
+        else:
+            _atomic_write(record, (json.dumps({"config_hash": config.hash, "config": config.to_dict()},
+                                              indent=1) + "\n").encode())
+
+    def path(self, key: str) -> Path:
+        """The file of job ``key``."""
+        if not key or any(part in ("", ".", "..") for part in key.split("/")) or "--" in key:
+            raise ValueError(f"key must be a relative name like 'tanh/seed0', got {key!r}")
+        return self.folder / f"{key.replace('/', '--')}.npz"
+
+    def keys(self) -> list[str]:
+        """Keys of the finished jobs, sorted."""
+        return sorted(p.stem.replace("--", "/") for p in self.folder.glob("*.npz"))
+
+    def save(self, key: str, result) -> Path:
+        """Store a finished job's result (a dataclass) atomically; returns its path."""
+        arrays, meta = _flatten(result)
+        meta = {"key": key, "type": type(result).__name__, "config_hash": self.config.hash, "fields": meta}
+        path = self.path(key)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".npz.tmp")
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, __meta__=np.asarray(json.dumps(meta)), **arrays)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return path
+
+    def load(self, key: str, cls, *, config):
+        """The stored result of job ``key`` as a ``cls`` with ``config``, or None."""
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["__meta__"]))
+            if meta.get("config_hash") != self.config.hash:
+                raise ValueError(f"{path} was made with config hash {meta.get('config_hash')}, not {self.config.hash}")
+            kw = {}
+            for name, info in meta["fields"].items():
+                if "dict" in info:
+                    kw[name] = {k: z[f"{name}/{k}"] for k in info["dict"]}
+                else:
+                    kw[name] = info["value"]
+            for name in z.files:
+                if name != "__meta__" and "/" not in name:
+                    kw[name] = z[name]
+        names = {f.name for f in dataclasses.fields(cls)}
+        if "config" in names:
+            kw["config"] = config
+        return cls(**{k: v for k, v in kw.items() if k in names})
+
+    def commit(self, key: str) -> bool:
+        """``git add`` and ``git commit`` job ``key``'s file and ``config.json`` (only
+        those paths), when ``folder`` is inside a git work tree; False otherwise."""
+        paths = [str(self.path(key)), str(self.folder / "config.json")]
+        try:
+            top = subprocess.run(["git", "-C", str(self.folder), "rev-parse", "--show-toplevel"], capture_output=True,
+                                 text=True, check=True).stdout.strip()
+            subprocess.run(["git", "-C", top, "add", "--", *paths], check=True, capture_output=True)
+            msg = f"{type(self.config).__name__} run: job {key} finished (config hash {self.config.hash})"
+            subprocess.run(["git", "-C", top, "commit", "-q", "-m", msg, "--", *paths], check=True,
+                           capture_output=True)
+            return True
+        except (OSError, subprocess.CalledProcessError):
+            return False

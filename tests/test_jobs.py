@@ -1,0 +1,109 @@
+"""A long run that advances in git: finished jobs stored one file each (DIR/jobs),
+a budget per sitting, the rest in the next sitting, and results equal to one
+uninterrupted run (infoflow_core.experiments._jobs, run_szt(jobs=..., budget=...))."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from infoflow_core.experiments import szt as ex
+from infoflow_core.experiments._jobs import IncompleteRun, JobBudget, JobStore
+from infoflow_core.experiments.szt import SZTConfig
+
+TINY = dict(n_epochs=4, n_points=2, det_points=2, n_snapshots=1, n_x=2, n_mc=256, n_mc_given_x=4, hist_bins=10,
+            networks=("tanh",), histograms=("tanh",), dpi_n_x=(1, 2), bin_sizes=(0.1, 1e-4), n_seeds=2,
+            dpi_epochs=1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _no_walls(tree):
+    """The summary without its wall times (which differ from run to run)."""
+    if isinstance(tree, dict):
+        return {k: _no_walls(v) for k, v in tree.items() if not k.startswith("wall_time")}
+    if isinstance(tree, list):
+        return [_no_walls(v) for v in tree]
+    return tree
+
+
+def test_sittings_give_the_uninterrupted_run(tmp_path):
+    cfg = SZTConfig.for_scale("quick", **TINY)
+    ref = ex.run_szt(cfg, device="cpu", progress=False)
+    store = JobStore(tmp_path / "jobs", cfg)
+    with pytest.raises(IncompleteRun) as first:
+        ex.run_szt(cfg, device="cpu", progress=False, jobs=store, budget=JobBudget(max_jobs=2))
+    assert len(first.value.finished) == 2 and "deterministic/seed1" in first.value.missing
+    assert store.keys() == ["deterministic/seed0", "tanh/seed0"]
+    # the next sitting: a new store object on the same folder, one more job at a time
+    sittings = 1
+    while True:
+        try:
+            done = ex.run_szt(cfg, device="cpu", progress=False, jobs=JobStore(tmp_path / "jobs", cfg),
+                              budget=JobBudget(max_jobs=1))
+            break
+        except IncompleteRun:
+            sittings += 1
+    assert sittings == 3  # tanh/seed1, deterministic/seed1, then the realization check
+    assert JobStore(tmp_path / "jobs", cfg).keys() == ["deterministic/seed0", "deterministic/seed1", "dpi/final",
+                                                       "tanh/seed0", "tanh/seed1"]
+    a, b = ref.arrays(), done.arrays()
+    assert a.keys() == b.keys() and len(a) > 50
+    assert [k for k in a if not np.array_equal(a[k], b[k])] == []
+    same = lambda r: json.dumps(_no_walls(r.summary()), sort_keys=True, default=str)  # noqa: E731  (NaN == NaN)
+    assert same(done) == same(ref)
+    with pytest.raises(ValueError, match="config hash"):
+        JobStore(tmp_path / "jobs", cfg.replace(n_x=3))
+
+
+def test_paths_are_recorded_per_epoch_and_layer(tmp_path):
+    cfg = SZTConfig.for_scale("quick", **{**TINY, "n_seeds": 1, "dpi": False, "deterministic": False})
+    run = ex.run_szt(cfg, device="cpu", progress=False)
+    r = run.networks["tanh"]
+    assert r.mi_path.shape == r.mi.shape and r.mi_y_path.shape == r.mi.shape
+    assert set(np.unique(r.mi_path)) <= {0}  # 4096·2 centres: far below the nested path's minimum
+    back = ex.SZTResults.load(run.save(tmp_path / "run"))
+    assert np.array_equal(back.networks["tanh"].mi_path, r.mi_path)
+
+
+def test_cli_sittings_and_commits(tmp_path):
+    from infoflow_core.__main__ import main
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True, text=True)  # noqa: E731
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    cfg = {**TINY, "n_seeds": 1, "dpi": False}
+    sets = [a for k, v in cfg.items() for a in ("--set", f"{k}={json.dumps(v)}")]
+    args = ["szt", "--scale", "quick", "--out", str(repo / "full"), "--device", "cpu", "--no-progress", *sets]
+    assert main([*args, "--jobs", "1", "--commit"]) == 0
+    assert not (repo / "full" / "summary.json").exists()
+    assert "job tanh/seed0 finished" in git("log", "--format=%s").stdout
+    assert main([*args, "--jobs", "0"]) == 0  # a sitting with no budget: nothing new, nothing lost
+    assert main(args) == 0  # the jobs folder exists: used, the rest run, results assembled
+    assert (repo / "full" / "summary.json").exists()
+    assert sorted(p.name for p in (repo / "full" / "jobs").iterdir()) == [
+        "config.json", "deterministic--seed0.npz", "tanh--seed0.npz"]
+    with pytest.raises(SystemExit):
+        main([*args, "--jobs", "-1"])
+
+
+def test_budget_and_store_check_their_arguments(tmp_path):
+    with pytest.raises(ValueError, match="max_jobs"):
+        JobBudget(max_jobs=-1)
+    with pytest.raises(ValueError, match="max_hours"):
+        JobBudget(max_hours=0)
+    store = JobStore(tmp_path, SZTConfig.for_scale("quick"))
+    with pytest.raises(ValueError, match="key"):
+        store.path("../x")
+    assert store.load("tanh/seed0", dict, config=None) is None
