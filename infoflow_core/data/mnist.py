@@ -10,7 +10,8 @@ The library never guesses other places (such as a folder beside its own source).
 the first candidate folder does not hold all four files and ``download=True``, they
 are downloaded from the usual mirrors into it, each checked against its well-known MD5
 sum. Otherwise, or when the download fails, one ``FileNotFoundError`` says where to
-put them; a failed download leaves no empty folder behind.
+put them and how to download them (:func:`how_to_get_mnist`); a failed download leaves
+no empty folder behind.
 
 >>> sorted(MNIST_FILES)
 ['test_images', 'test_labels', 'train_images', 'train_labels']
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 
 __all__ = ["MNIST", "MNIST_FILES", "MIRRORS", "read_idx", "mnist_folder", "download_mnist", "load_mnist",
-           "PIXEL_MEAN", "PIXEL_STD", "random_shift"]
+           "how_to_get_mnist", "PIXEL_MEAN", "PIXEL_STD", "random_shift"]
 
 #: File name and MD5 sum of each of the four original files.
 MNIST_FILES = {
@@ -298,6 +299,23 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     return padded[b, rows[:, :, None], cols[:, None, :]].reshape(*batch, h, w)
 
 
+def how_to_get_mnist(data_dir=None) -> str:
+    """How to get the four files: the folders searched (in order) and a command that
+    downloads them (MD5-checked) into the first, for messages that report them missing.
+
+    >>> "download_mnist(" in how_to_get_mnist("/data/mnist")
+    True
+    """
+    candidates = _candidates(data_dir)
+    where = "\n  ".join(str(p) for p in candidates)
+    names = ", ".join(name for name, _ in MNIST_FILES.values())
+    return (f"Put the four files ({names}) in one of:\n  {where}\n"
+            f"or set {_ENV} to a folder whose mnist/ subfolder holds them, or pass data_dir. "
+            f"To download them (11 MB, from {MIRRORS[0]}) on a machine with network access:\n"
+            f"  python -c \"from infoflow_core.data.mnist import download_mnist; "
+            f"download_mnist({str(candidates[0])!r})\"")
+
+
 def load_mnist(data_dir=None, *, download: bool = True, mirrors: Sequence[str] = MIRRORS,
                fetch: Callable[[str, Path], None] | None = None) -> MNIST:
     """Load MNIST's four IDX files (see the module docstring for where they are looked for).
@@ -324,12 +342,8 @@ def load_mnist(data_dir=None, *, download: bool = True, mirrors: Sequence[str] =
     """
     folder = mnist_folder(data_dir)
     if folder is None:
-        candidates = _candidates(data_dir)
-        target = candidates[0]
-        where = "\n  ".join(str(p) for p in candidates)
-        names = ", ".join(name for name, _ in MNIST_FILES.values())
-        message = (f"MNIST files not found. Put the four files ({names}) in one of:\n  {where}\n"
-                   f"or set {_ENV} to a folder whose mnist/ subfolder holds them, or pass data_dir.")
+        target = _candidates(data_dir)[0]
+        message = "MNIST files not found. " + how_to_get_mnist(data_dir)
         if not download:
             raise FileNotFoundError(message + " (download=False: nothing was downloaded)")
         try:
