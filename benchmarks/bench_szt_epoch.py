@@ -17,7 +17,12 @@ and prints a table. ``--variants`` compares, side by side on the same samples:
   error of ``--target-stderr`` from a pilot, at most ``--n-mc`` (``choose_n_mc``, what the
   full scale runs; the pilot's time is included);
 * ``cv+collapse+TY``, ``cv+collapse+auto+TY``: and I(T_ℓ; Y) as the experiment measures it
-  (sharing h(T_ℓ)).
+  (sharing h(T_ℓ));
+* ``cv+collapse+auto+TY+exact``: the same with h(T_ℓ) by the exact kernel sums only
+  (``method="exact"``; without it ``"auto"`` may take the nested path for crowded
+  layers). With ``--fixed-given-x`` the ``+auto`` variants keep ``--n-mc-given-x`` for
+  every h(T_ℓ | X = x) instead of choosing it per layer (``choose_n_mc_given_x``): the
+  estimator as it was before both.
 
 Since the block-stratified sampling of mixtures with more components than samples
 became the library's default, every variant uses it; ``plain`` is the estimator
@@ -115,7 +120,8 @@ VARIANTS = ("plain", "collapse", "cv", "cv+collapse", "cv+collapse+auto", "cv+co
 
 
 def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, net: SZTNet) -> list[dict]:
-    from infoflow_core.experiments.szt import choose_n_mc, estimate_information, estimate_label_information
+    from infoflow_core.experiments.szt import (choose_n_mc, choose_n_mc_given_x, estimate_information,
+                                               estimate_label_information)
 
     g = torch.Generator(device=device).manual_seed(args.seed)
     sync(device)
@@ -133,10 +139,12 @@ def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, 
         for ell, s in enumerate(samples, start=1):
             t1 = time.perf_counter()
             n_mc = choose_n_mc([s], net.beta, args.n_mc, args.target_stderr, g, method=method)[0] if auto else args.n_mc
-            mi = estimate_information([s], net.beta, n_mc=n_mc, n_mc_given_x=args.n_mc_given_x, generator=g,
+            n_given = (choose_n_mc_given_x([s], net.beta, args.n_mc_given_x, args.target_stderr, g)[0]
+                       if auto and not args.fixed_given_x else args.n_mc_given_x)
+            mi = estimate_information([s], net.beta, n_mc=n_mc, n_mc_given_x=n_given, generator=g,
                                       control_variate=cv, collapse=collapse, method=method)[0]
             row = dict(layer=ell, d=s.shape[-1], mi=mi.value, stderr=mi.stderr, h_t=mi.h_t,
-                       h_t_given_x=mi.h_t_given_x, n_mc=n_mc, path=mi.h_t_path)
+                       h_t_given_x=mi.h_t_given_x, n_mc=n_mc, n_mc_given_x=n_given, path=mi.h_t_path)
             if ty:  # with a target, the classes share the budget by weight, as the experiment does
                 n_y = math.ceil(n_mc * float(torch.bincount(y).max()) / y.shape[0]) if auto else n_mc
                 lab = estimate_label_information([s], y, net.beta, [mi], n_mc=n_y, generator=g, method=method)[0]
@@ -161,7 +169,8 @@ def markdown(meta: dict, runs: list[dict]) -> str:
              + " | max stderr | total (s) |",
              "|---" * 10 + "|"]
     for r in runs:
-        cells = [f"{L['mi']:.3f} ± {L['stderr']:.4f} ({L['seconds']:.1f} s" + (f", n_mc {L['n_mc']}" if "auto" in r["variant"] else "")
+        cells = [f"{L['mi']:.3f} ± {L['stderr']:.4f} ({L['seconds']:.1f} s"
+                 + (f", n_mc {L['n_mc']}/{L.get('n_mc_given_x', '')}" if "auto" in r["variant"] else "")
                  + (f", {L['path']}" if L.get("path", "exact") != "exact" or L.get("path_y", "exact") != "exact" else "")
                  + (f"; I(T;Y) {L['mi_y']:.3f} ± {L['mi_y_stderr']:.3f}" if "mi_y" in L else "") + ")"
                  for L in r["layers"]]
@@ -183,6 +192,8 @@ def main(argv=None) -> int:
     ap.add_argument("--epoch", type=int, default=None, help="with --results: a measured epoch (default: final)")
     ap.add_argument("--variants", nargs="+", default=["cv+collapse"], choices=VARIANTS)
     ap.add_argument("--target-stderr", type=float, default=0.009, help="nats, for the +auto variants")
+    ap.add_argument("--fixed-given-x", action="store_true",
+                    help="+auto variants: n_mc_given_x fixed (as before choose_n_mc_given_x), not chosen per layer")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out-dir", type=Path, default=None)
     ap.add_argument("--tag", default="")

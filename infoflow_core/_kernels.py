@@ -149,7 +149,7 @@ def choose_method(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     if n < AUTO_PRUNE_MIN_CENTERS or m * n < AUTO_PRUNE_MIN_PAIRS:
         return "dense"
     if part is None:
-        part = _kernels_pruned.Partition(centers, leaf or _kernels_pruned.default_leaf(d))
+        part = _kernels_pruned.partition_of(centers, leaf or _kernels_pruned.default_leaf(d))
     probe = x[torch.linspace(0, m - 1, min(m, AUTO_PROBE_QUERIES), device=x.device).long()]  # (p, d)
     frac = _kernels_pruned.kept_fraction(probe, part, beta, shift(centers.unsqueeze(0)))
     limit = AUTO_PRUNE_MAX_FRACTION["small_d" if d < MATMUL_MIN_DIM else "large_d"]
@@ -198,7 +198,7 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     sh = shift(centers)  # (B, 1, d) or None
     out = torch.empty(B, m, dtype=x.dtype, device=x.device)
     for b in range(B):
-        part = _kernels_pruned.Partition(centers[b], leaf)
+        part = _kernels_pruned.partition_of(centers[b], leaf)
         sb = None if sh is None else sh[b:b + 1]  # (1, 1, d)
         if method == "auto" and choose_method(x[b], centers[b], beta, part=part) == "dense":
             out[b] = _log_kernel_sums_dense(x[b:b + 1], centers[b:b + 1], beta, chunk_size)[0]

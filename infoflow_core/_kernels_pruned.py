@@ -48,6 +48,40 @@ QUERY_CHUNK = 8192
 MAX_GROUP = 64
 
 
+#: Partitions kept by :func:`partition_of` (each holds its centres alive, so that the
+#: memory cannot be reused by another tensor while its entry exists).
+PARTITION_CACHE_SIZE = 2
+_PARTITIONS: list = []
+
+
+def partition_of(centers: torch.Tensor, leaf: int) -> "Partition":
+    """The :class:`Partition` of ``centers`` (n, d), built once and reused.
+
+    An SP estimate computes several entropies of the same mixture (the pilot that
+    sizes the Monte Carlo sample, the estimate itself, the path chooser's probe); with
+    4·10⁶ centres the tree costs seconds to build. Entries are keyed by the tensor's
+    memory (address, offset, shape, strides, dtype, device) and its version counter
+    (any in-place change invalidates it), and hold a reference to the tensor, so the
+    memory of a cached mixture is never handed to another tensor while the entry exists.
+
+    >>> c = torch.rand(1000, 2)
+    >>> partition_of(c, 64) is partition_of(c.view(1000, 2), 64), partition_of(c, 64) is partition_of(c, 128)
+    (True, False)
+    >>> p = partition_of(c, 64); _ = c.add_(1.0); partition_of(c, 64) is p  # changed in place: rebuilt
+    False
+    """
+    key = (centers.data_ptr(), centers.storage_offset(), tuple(centers.shape), centers.stride(), centers.dtype,
+           str(centers.device), centers._version, int(leaf))
+    for i, (k, _, part) in enumerate(_PARTITIONS):
+        if k == key:
+            _PARTITIONS.insert(0, _PARTITIONS.pop(i))
+            return part
+    part = Partition(centers, leaf)
+    _PARTITIONS.insert(0, (key, centers, part))
+    del _PARTITIONS[PARTITION_CACHE_SIZE:]
+    return part
+
+
 def default_leaf(d: int) -> int:
     """Centres per block: small blocks prune finely in low d; in high d the
     point-to-box bounds cost O(d) per block, so blocks grow.

@@ -18,7 +18,7 @@ from ...binning import binned_entropy, binned_label_information
 from ...clustering import pairwise_distance_histograms
 from ...data.szt import SZTData, szt_data
 from ...models.szt import SZT_WIDTHS, SZTNet
-from ...entropy import gm_entropy
+from ...entropy import _gm_entropy_batched, gm_entropy
 from ...mutual_information import LabelMIEstimate, MIEstimate, sp_label_information, sp_mutual_information
 from ...noise import sample_representations
 from .._common import from_state, progress_bar, progress_iter, resolve_device, to_state
@@ -26,7 +26,7 @@ from .config import NetworkConfig
 from .results import DeterministicResults, DPIResults, NetworkResults
 from .training import train_network
 
-__all__ = ["collapse_realizations", "choose_n_mc", "estimate_information", "estimate_label_information", "histogram_edges",
+__all__ = ["collapse_realizations", "choose_n_mc", "choose_n_mc_given_x", "estimate_information", "estimate_label_information", "histogram_edges",
            "measure_noisy", "measure_deterministic", "dpi_realizations", "COINCIDENCE_TOLERANCE"]
 
 #: Realizations of S_ℓ closer than this many β everywhere count as one (:func:`collapse_realizations`).
@@ -108,6 +108,65 @@ def choose_n_mc(samples: list, beta: float, n_mc: int, target_stderr: float,
     return out
 
 
+#: Inputs of the pilot of :func:`choose_n_mc_given_x` (evenly spaced).
+GIVEN_X_PILOT_INPUTS = 512
+#: Samples per input in that pilot.
+GIVEN_X_PILOT_SAMPLES = 16
+#: The conditional term's share of the target: h(T_ℓ | X) gets ``target / 3``, which adds
+#: at most √(1 + 1/9) − 1 ≈ 5 % to the error of I(X; T_ℓ) in quadrature.
+GIVEN_X_TARGET_FRACTION = 1.0 / 3.0
+
+
+def choose_n_mc_given_x(samples: list, beta: float, n_mc_given_x: int, target_stderr: float,
+                        generator: torch.Generator | None = None) -> list[int]:
+    """Monte Carlo samples for each h(T_ℓ | X = x) of each layer, enough for a standard error
+    of about ``target_stderr / 3`` nats on their mean h(T_ℓ | X), at most ``n_mc_given_x``.
+
+    A pilot of :data:`GIVEN_X_PILOT_SAMPLES` samples for each of
+    :data:`GIVEN_X_PILOT_INPUTS` evenly spaced inputs gives the root-mean-square standard
+    error ``r`` of one input's entropy; the mean over all ``n_inputs`` has about
+    ``r / √n_inputs``, so a layer gets ``ceil(m₀ (r / (√n_inputs · target/3))²)``
+    samples per input, clipped to ``[m₀, n_mc_given_x]`` (the pilot is discarded). A
+    layer whose realizations coincide (:func:`collapse_realizations`) needs none (its
+    conditional entropy is exact) and gets ``n_mc_given_x``. With ``target_stderr = 0``
+    every layer gets ``n_mc_given_x``.
+
+    Parameters
+    ----------
+    samples : list of Tensor, each of shape (n_inputs, n_x, d_ℓ)
+    beta : float
+    n_mc_given_x : int or sequence of int
+        Samples for each h(T_ℓ | X = x), or one number per layer (:func:`choose_n_mc_given_x`).
+    target_stderr : float
+        Nats, the target of I(X; T_ℓ) as in :func:`choose_n_mc`.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    list of int, one per layer
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> s = torch.randn(4096, 50, 2, generator=g, dtype=torch.float64) * 0.01
+    >>> n = choose_n_mc_given_x([s], 0.01, 256, 0.01, g)[0]; 16 <= n < 256
+    True
+    """
+    if target_stderr <= 0:
+        return [int(n_mc_given_x)] * len(samples)
+    out = []
+    for s in samples:
+        c = collapse_realizations(s, beta)
+        m0 = min(int(n_mc_given_x), GIVEN_X_PILOT_SAMPLES)
+        if c.shape[1] == 1:
+            out.append(int(n_mc_given_x))
+            continue
+        pick = torch.linspace(0, c.shape[0] - 1, min(c.shape[0], GIVEN_X_PILOT_INPUTS), device=c.device).long()
+        _, se = _gm_entropy_batched(c[pick], beta, m0, generator, "auto", "auto")  # (p,)
+        per_input = float(se.pow(2).mean().sqrt())
+        target = GIVEN_X_TARGET_FRACTION * target_stderr * math.sqrt(c.shape[0])
+        out.append(int(min(n_mc_given_x, max(m0, math.ceil(m0 * (per_input / target) ** 2)))))
+    return out
+
+
 def _per_layer(n_mc, n_layers: int) -> list[int]:
     return [int(n_mc)] * n_layers if isinstance(n_mc, (int, np.integer)) else [int(v) for v in n_mc]
 
@@ -161,9 +220,9 @@ def estimate_information(samples: list, beta: float, *, n_mc: int, n_mc_given_x:
     1.39
     """
     return [sp_mutual_information(collapse_realizations(s, beta) if collapse else s, beta, n_mc=n,
-                                  n_mc_given_x=n_mc_given_x, generator=generator, control_variate=control_variate,
+                                  n_mc_given_x=m, generator=generator, control_variate=control_variate,
                                   method=method)
-            for s, n in zip(samples, _per_layer(n_mc, len(samples)))]
+            for s, n, m in zip(samples, _per_layer(n_mc, len(samples)), _per_layer(n_mc_given_x, len(samples)))]
 
 
 def estimate_label_information(samples: list, labels: torch.Tensor, beta: float, information: list, *, n_mc: int,
@@ -281,7 +340,8 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
     def measure(epoch, model, train_state):
         samples = sample_representations(model, data.x, network.n_x, generator=est_gen)  # L × (4096, n_x, d)
         n_mc = choose_n_mc(samples, network.beta, network.n_mc, network.target_stderr, est_gen)  # per layer
-        est = estimate_information(samples, network.beta, n_mc=n_mc, n_mc_given_x=network.n_mc_given_x,
+        n_given = choose_n_mc_given_x(samples, network.beta, network.n_mc_given_x, network.target_stderr, est_gen)
+        est = estimate_information(samples, network.beta, n_mc=n_mc, n_mc_given_x=n_given,
                                    generator=est_gen)
         row = {k: [getattr(e, k) for e in est] for k in ("value", "stderr", "h_t", "h_t_given_x")}
         row["path"] = [int(e.h_t_path == "nested") for e in est]
@@ -443,7 +503,8 @@ def dpi_realizations(result: NetworkResults, n_x_values, *, n_mc: int, n_mc_give
     for n_x in progress_iter(list(n_x_values), progress, desc=f"realizations, epoch {epoch or 'final'}"):
         samples = sample_representations(model, x, int(n_x), generator=gen)
         n = choose_n_mc(samples, beta, n_mc, target_stderr, gen)
-        rows.append(estimate_information(samples, beta, n_mc=n, n_mc_given_x=n_mc_given_x, generator=gen))
+        m = choose_n_mc_given_x(samples, beta, n_mc_given_x, target_stderr, gen)
+        rows.append(estimate_information(samples, beta, n_mc=n, n_mc_given_x=m, generator=gen))
     get = lambda k: np.asarray([[getattr(e, k) for e in r] for r in rows])  # noqa: E731  (M, L)
     return DPIResults(network=result.name, epoch=int(result.config.n_epochs if epoch is None else epoch), beta=beta,
                       n_x=np.asarray(list(n_x_values)), mi=get("value"), mi_stderr=get("stderr"),
