@@ -28,7 +28,7 @@ from ._tiles import BLOCK_ELEMENTS
 from ._validation import (check_beta, check_chunk_size, check_generator, check_positive, check_positive_int,
                           check_tensor)
 
-__all__ = ["Estimate", "EntropyBounds", "ENTROPY_METHODS", "gaussian_entropy", "gm_density", "gm_entropy", "gm_entropy_bounds",
+__all__ = ["Estimate", "EntropyBounds", "ENTROPY_METHODS", "gaussian_entropy", "overlap_bound", "gm_density", "gm_entropy", "gm_entropy_bounds",
            "gm_entropy_1d"]
 
 #: 16-point Gauss–Legendre nodes and weights on [−1, 1] (for gm_entropy_1d).
@@ -211,8 +211,9 @@ def _gm_entropy_batched(centers: torch.Tensor, beta: float, n_mc: int, generator
     values, stderrs : Tensor, shape (B,) each, float64, on ``centers.device``.
     """
     if shard is not None:
-        return sharded_entropies(centers, beta, n_mc, generator, chunk_size, method, shard,
-                                 control_variate=control_variate)
+        values, stderrs = sharded_entropies(centers, beta, n_mc, generator, chunk_size, method, shard,
+                                            control_variate=control_variate)
+        return values, _with_overlap_floor(stderrs, centers, beta, chunk_size, method, control_variate)
     B, n, d = centers.shape
     device, dtype = centers.device, centers.dtype
     const = math.log(n) + 0.5 * d * math.log(2.0 * math.pi * beta * beta)
@@ -245,7 +246,61 @@ def _gm_entropy_batched(centers: torch.Tensor, beta: float, n_mc: int, generator
         est, var = _stratified_mean_var(v, idx, counts, n, n_mc)
         values[b0:b0 + v.shape[0]] = est
         stderrs[b0:b0 + v.shape[0]] = var.sqrt()
-    return values, stderrs
+    return values, _with_overlap_floor(stderrs, centers, beta, chunk_size, method, control_variate)
+
+
+#: :func:`overlap_bound` floors the standard error only for mixtures whose bound is at
+#: most this (nats): nearly separated components, where samples rarely see the overlap.
+OVERLAP_FLOOR_MAX_BOUND = 0.1
+#: ... and only when the bound costs at most this many (centre, centre) pairs in all.
+OVERLAP_FLOOR_MAX_PAIRS = 1 << 25
+
+
+def overlap_bound(centers: torch.Tensor, beta: float, *, chunk_size="auto", method: str = "auto") -> torch.Tensor:
+    """How far below ``ln n + (d/2) ln(2πeβ²)`` the entropy of each mixture can lie, in nats.
+
+    A sample ``G = c_i + βz`` has ``−ln p(G) = ln n + (d/2) ln(2πβ²) + ‖z‖²/2 − ln(1 + r)``
+    with ``r = Σ_{j≠i} φ_j(G)/φ_i(G)``, so the entropy is ``h₀ + ln n − (1/n) Σ_i E_i ln(1 + r)``.
+    With ``ln(1 + Σ_j r_j) ≤ Σ_j ln(1 + r_j)``, ``ln(1 + x) ≤ √x`` and
+    ``E_i √(φ_j/φ_i) = exp(−‖c_i − c_j‖² / 8β²)``::
+
+        0 ≤ h₀ + ln n − h ≤ B = (1/n) Σ_i Σ_{j≠i} exp(−‖c_i − c_j‖² / 8β²)
+
+    (a deterministic bound, tight for separated components). This is the part of the
+    entropy that the own-component control variate leaves to the rare samples that land
+    where components overlap: with few such samples the sample variance can read zero
+    while the error is not, so the estimators report a standard error of at least
+    ``B / 2`` when ``B ≤ OVERLAP_FLOOR_MAX_BOUND``: the interval ``± 2·stderr`` then
+    holds ``[h₀ + ln n − B, h₀ + ln n]``, where the exact value lies, whenever the
+    estimate does.
+
+    Parameters
+    ----------
+    centers : Tensor, shape (B, n, d)
+
+    Returns
+    -------
+    Tensor, shape (B,), float64
+
+    >>> c = torch.tensor([[[0.0], [100.0]]], dtype=torch.float64)
+    >>> float(overlap_bound(c, 1.0)), round(float(overlap_bound(c, 40.0)), 4)  # exp(−100²/(8·40²))
+    (0.0, 0.4578)
+    """
+    lse = log_kernel_sums(centers.to(torch.float64), centers.to(torch.float64), 2.0 * beta,
+                          chunk_size=chunk_size, method=kernel_method(method))  # (B, n): ln(1 + Σ_{j≠i} …)
+    return torch.expm1(lse).clamp_min(0.0).mean(dim=1)
+
+
+def _with_overlap_floor(stderrs: torch.Tensor, centers: torch.Tensor, beta: float, chunk_size, method,
+                        control_variate: bool) -> torch.Tensor:
+    """``stderrs`` raised to ``B / 2`` (:func:`overlap_bound`) where the control variate is on,
+    the mixtures are small enough and ``B ≤ OVERLAP_FLOOR_MAX_BOUND``."""
+    B, n, _ = centers.shape
+    if not control_variate or n < 2 or B * n * n > OVERLAP_FLOOR_MAX_PAIRS or method == "triton":
+        return stderrs
+    bound = overlap_bound(centers, beta, chunk_size=chunk_size, method=method).to(stderrs.device)
+    floor = torch.where(bound <= OVERLAP_FLOOR_MAX_BOUND, 0.5 * bound, torch.zeros_like(bound))
+    return torch.maximum(stderrs, floor)
 
 
 #: The values of ``method`` that the entropy estimators accept: the kernel-sum paths of

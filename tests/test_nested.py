@@ -103,3 +103,34 @@ def test_float32_centres():
     ref = gm_entropy_1d(c[:, 0].double(), 0.02)  # the float32 centres, exactly
     val, err, _ = nested_entropy(c, 0.02, 2048, _gen(13), subset=1024)
     assert abs(val - ref) <= 4 * err and err < 0.03
+
+
+# ------------------------------------------- the overlap floor of the standard error (issue 20, item 2)
+
+from infoflow_core.entropy import overlap_bound  # noqa: E402
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_overlap_bound_brackets_the_exact_entropy(seed):
+    # Random 1-D mixtures, exact entropy by quadrature: h0 + ln n − B ≤ h ≤ h0 + ln n.
+    g = _gen(200 + seed)
+    n = int(torch.randint(2, 9, (1,), generator=g))
+    c = torch.rand(n, generator=g, dtype=F64) * float(torch.rand(1, generator=g)) * 10
+    h = gm_entropy_1d(c, 0.3)
+    top = gaussian_entropy(1, 0.3) + math.log(n)
+    b = float(overlap_bound(c.reshape(1, n, 1), 0.3))
+    assert top - b - 1e-9 <= h <= top + 1e-9, (h, top, b)
+
+
+@pytest.mark.parametrize("spacing", [5.0, 6.0, 8.0])
+def test_nearly_separated_error_bars_cover_quadrature(spacing):
+    # Four 1-D Gaussians `spacing` β apart: the control variate leaves almost no sample variance;
+    # the reported error never reads zero and ± 2·stderr covers the exact value in every seed.
+    c = (torch.arange(4, dtype=F64) * spacing * 0.1).reshape(4, 1)
+    exact = gm_entropy_1d(c[:, 0], 0.1)
+    covered = 0
+    for seed in range(60):
+        est = gm_entropy(c, 0.1, n_mc=1000, generator=_gen(seed))
+        assert est.stderr > 0
+        covered += abs(est.value - exact) <= 2 * est.stderr
+    assert covered == 60
