@@ -17,32 +17,56 @@ run whose configuration hash differs from the code's (:class:`StaleResultsError`
 unless asked to recompute, and otherwise runs the experiment. The results folder is
 an argument or the environment variable ``INFOFLOW_RESULTS_DIR``; without either,
 everything is computed.
+
+What :func:`load_or_run` computes goes through the **run cache** (:func:`cache_dir`:
+``$INFOFLOW_CACHE_DIR``, else ``$XDG_CACHE_HOME/infoflow/runs``, else
+``~/.cache/infoflow/runs``), one folder per run,
+``<experiment>/<config hash>-<key hash>/``, written by :meth:`ExperimentResults.save`
+into a temporary folder that is then renamed into place. The key is the full
+configuration, a hash of every file of the installed ``infoflow_core`` package
+(:func:`library_hash`), the torch, NumPy and Python versions and the device, so a
+changed estimator, another commit or another machine never reads an old entry.
+A second computation of the same configuration (the quick SZT run of chapters 4 and
+5, a notebook test run after a quick book build) loads it. What is returned after a
+computation is the cached folder read back, so the first and the second caller see
+the same numbers. ``recompute=True`` bypasses the cache; ``INFOFLOW_CACHE=0``
+disables it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
 import shutil
 import tempfile
+import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .experiments._common import ExperimentConfig, config_hash
+from .experiments._common import ExperimentConfig, config_hash, resolve_device
 
 __all__ = [
     "ExperimentResults", "Provenance", "StaleResultsError", "load_or_run", "check_output_dir", "config_hash",
-    "results_dir_from_env",
+    "results_dir_from_env", "cache_dir", "library_hash", "tree_hash",
 ]
 
 #: Environment variable naming the folder of stored results (``<dir>/<experiment>/<scale>/``).
 RESULTS_DIR_ENV = "INFOFLOW_RESULTS_DIR"
+#: Environment variable that disables the run cache when ``0``, ``false``, ``no`` or ``off``.
+CACHE_ENV = "INFOFLOW_CACHE"
+#: Environment variable naming the run cache's folder.
+CACHE_DIR_ENV = "INFOFLOW_CACHE_DIR"
+#: Entries of the run cache not read or written for this long are removed (when another is written).
+CACHE_MAX_AGE_S = 30 * 24 * 3600
+_CACHE_KEY_FILE = "cache_key.json"
 
 
 class StaleResultsError(ValueError):
@@ -62,7 +86,10 @@ class Provenance:
     date, version, torch, python : str
         When (UTC, ISO 8601) and with which package, torch and Python versions.
     path : str or None
-        The folder it was loaded from; ``None`` when computed in this session.
+        The folder of stored results it was loaded from; ``None`` when computed.
+    cache : str or None
+        The run cache folder of a computed run (see :func:`load_or_run`); ``None``
+        when the cache was not used.
     """
 
     device: str = "cpu"
@@ -72,6 +99,7 @@ class Provenance:
     torch: str = ""
     python: str = ""
     path: str | None = None
+    cache: str | None = None
 
     @classmethod
     def now(cls, device, wall_time_s: float) -> "Provenance":
@@ -89,6 +117,10 @@ class Provenance:
 
     def describe(self) -> str:
         """One line for a chapter: stored or computed, on what, how long."""
+        if self.cache and not self.path:
+            when = f", {self.date}" if self.date else ""
+            ver = f", infoflow_core {self.version}" if self.version else ""
+            return f"computed on {self.device} in {self.wall_time_s:.0f} s{when}{ver} (run cache {self.cache})"
         where = f"stored run {self.path}" if self.path else "computed in this session"
         when = f", written {self.date}" if self.path and self.date else ""
         ver = f", infoflow_core {self.version}" if self.version else ""
@@ -249,9 +281,163 @@ def results_dir_from_env() -> Path | None:
     return Path(value) if value else None
 
 
+def cache_dir() -> Path | None:
+    """The run cache's folder, or ``None`` when ``INFOFLOW_CACHE`` disables it.
+
+    ``$INFOFLOW_CACHE_DIR``, else ``$XDG_CACHE_HOME/infoflow/runs``, else
+    ``~/.cache/infoflow/runs``. Anything in it may be deleted at any time.
+    """
+    if os.environ.get(CACHE_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    value = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if value:
+        return Path(value).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or (Path.home() / ".cache")
+    return Path(base) / "infoflow" / "runs"
+
+
+def tree_hash(folder) -> str:
+    """SHA-256 (hex) of every file below ``folder``: relative names and contents,
+    ``__pycache__`` folders and compiled ``.pyc`` files left out."""
+    folder = Path(folder)
+    h = hashlib.sha256()
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"))
+    for rel in files:
+        data = (folder / rel).read_bytes()
+        h.update(f"{rel}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def library_hash() -> str:
+    """:func:`tree_hash` of the ``infoflow_core`` package as it is on disk now (every
+    module and data file): part of every run cache key, so that no change to the code
+    is ever answered with numbers computed by another version of it."""
+    return tree_hash(Path(__file__).resolve().parent)
+
+
+def _cache_key(experiment, config: ExperimentConfig, device) -> dict:
+    """Everything a computed run depends on, besides the code's own randomness."""
+    import torch
+
+    dev = resolve_device(device)
+    name = dev.type
+    if dev.type == "cuda":
+        name += f" ({torch.cuda.get_device_name(dev)})"
+    return {"experiment": experiment.name, "config_hash": config.hash, "library": library_hash(),
+            "device": name, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "triton": os.environ.get("INFOFLOW_TRITON", "1")}
+
+
+def _cache_display(path: Path) -> str:
+    """``path`` with the home folder written ``~``."""
+    try:
+        return "~/" + path.resolve().relative_to(Path.home().resolve()).as_posix()
+    except (ValueError, RuntimeError):
+        return str(path)
+
+
+def _cache_load(experiment, config: ExperimentConfig, entry: Path, key: dict):
+    """The run in cache folder ``entry``, or ``None`` when there is none or it cannot be
+    read whole (missing or damaged files, another key): such an entry counts as absent."""
+    if not (entry / "summary.json").is_file():
+        return None
+    try:
+        if json.loads((entry / _CACHE_KEY_FILE).read_text()) != key:
+            return None
+        results = experiment.results_type.load(entry, expected_config=config)
+    except Exception:  # noqa: BLE001 -- whatever is wrong with an entry, it is recomputed
+        return None
+    results.provenance.path = None
+    results.provenance.cache = _cache_display(entry)
+    try:
+        os.utime(entry)  # last use, for the pruning of unused entries
+    except OSError:
+        pass
+    return results
+
+
+def _remove_entry(entry: Path) -> None:
+    """Delete a cache folder: renamed aside first, so no reader sees it half removed."""
+    try:
+        aside = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".old-"))
+        os.rename(entry, aside / "entry")
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _cache_store(results, experiment, config: ExperimentConfig, entry: Path, key: dict) -> bool:
+    """Write ``results`` to cache folder ``entry`` atomically; whether an entry is there after.
+
+    The run is saved into a temporary folder beside ``entry`` that is then renamed to
+    it: readers see a whole entry or none. When two processes store the same run, the
+    first rename wins and the other copy is dropped; a damaged entry is replaced.
+    Failure to write (read-only or full disk) is a warning, never an error.
+    """
+    parent = entry.parent
+    tmp = None
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=".tmp-"))
+        results.save(tmp, overwrite=True)
+        (tmp / _CACHE_KEY_FILE).write_text(json.dumps(key, indent=1) + "\n")
+        try:
+            os.rename(tmp, entry)
+        except OSError:  # an entry is there already: another writer's, or a damaged one
+            if _cache_load(experiment, config, entry, key) is None:
+                _remove_entry(entry)
+                os.rename(tmp, entry)
+        _prune(parent)
+        return True
+    except Exception as err:  # noqa: BLE001 -- the cache is an optimisation
+        warnings.warn(f"could not write the run cache {str(entry)!r} ({err}); the results are computed but "
+                      f"not cached", RuntimeWarning, stacklevel=3)
+        return (entry / "summary.json").is_file()
+    finally:
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prune(folder: Path) -> None:
+    """Remove cache entries of ``folder`` unused for :data:`CACHE_MAX_AGE_S` (runs of old
+    commits), and temporary folders a killed writer left there a day ago or more."""
+    now = time.time()
+    for path in folder.iterdir():
+        try:
+            age = now - path.stat().st_mtime
+        except OSError:
+            continue
+        if path.name.startswith("."):
+            if age > 24 * 3600:
+                shutil.rmtree(path, ignore_errors=True)
+        elif age > CACHE_MAX_AGE_S:
+            _remove_entry(path)
+
+
+def _compute(experiment, config: ExperimentConfig, *, device, progress: bool, use_cache: bool):
+    """``experiment.run(config)`` through the run cache (when enabled and ``use_cache``)."""
+    root = cache_dir() if use_cache else None
+    if root is None:
+        return experiment.run(config, device=device, progress=progress)
+    key = _cache_key(experiment, config, device)
+    entry = root / experiment.name / f"{config.hash}-{config_hash(key)}"
+    cached = _cache_load(experiment, config, entry, key)
+    if cached is not None:
+        return cached
+    results = experiment.run(config, device=device, progress=progress)
+    if _cache_store(results, experiment, config, entry, key):
+        cached = _cache_load(experiment, config, entry, key)
+        if cached is not None:  # the stored form, as a later call will load it
+            return cached
+    return results
+
+
 def load_or_run(experiment, config: ExperimentConfig, *, results_dir=None, recompute: bool = False,
                 device=None, progress: bool = True):
-    """Stored results for ``config`` if there are any, else ``experiment.run(config)``.
+    """Stored results for ``config`` if there are any, else ``experiment.run(config)``
+    (through the run cache).
 
     Parameters
     ----------
@@ -262,7 +448,8 @@ def load_or_run(experiment, config: ExperimentConfig, *, results_dir=None, recom
         Folder holding ``<experiment>/<scale>/``; default ``INFOFLOW_RESULTS_DIR``;
         with neither, the experiment is run.
     recompute : bool
-        Run even when stored results exist (also the way past a stale stored run).
+        Run even when stored or cached results exist, and leave the run cache alone
+        (also the way past a stale stored run).
     device, progress
         Passed to the run.
 
@@ -274,11 +461,19 @@ def load_or_run(experiment, config: ExperimentConfig, *, results_dir=None, recom
     preferred to the stored ``book`` run. A stored folder whose configuration hash
     differs from the preset's raises :class:`StaleResultsError`: the code changed and
     the numbers on disk no longer follow from it.
+
+    A run that is computed goes through the run cache (:func:`cache_dir`): keyed by the
+    configuration's hash, :func:`library_hash`, the torch, NumPy and Python versions
+    and the device; a hit is loaded (``provenance.cache`` names the folder), a miss is
+    computed, saved there atomically and returned as read back, so a hit and the miss
+    before it give identical arrays and summaries. ``INFOFLOW_CACHE=0`` disables the
+    cache, ``recompute=True`` bypasses it.
     """
     if results_dir is None:
         results_dir = results_dir_from_env()
+    compute = dict(device=device, progress=progress, use_cache=not recompute)
     if recompute or results_dir is None or config.scale == "quick" or not config.is_preset():
-        return experiment.run(config, device=device, progress=progress)
+        return _compute(experiment, config, **compute)
     root = Path(results_dir) / experiment.name
     order = ["full", "book"] if config.scale == "book" else [config.scale]
     for scale in order:
@@ -286,4 +481,4 @@ def load_or_run(experiment, config: ExperimentConfig, *, results_dir=None, recom
         if (folder / "summary.json").is_file():
             expected = experiment.config_type.for_scale(scale)
             return experiment.results_type.load(folder, expected_config=expected)
-    return experiment.run(config, device=device, progress=progress)
+    return _compute(experiment, config, **compute)
