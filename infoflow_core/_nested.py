@@ -59,6 +59,11 @@ __all__: list[str] = []
 
 #: Blocks of components (one centre of each per group) of the pilot: the 4096 SZT inputs.
 NESTED_SUBSET = 4096
+#: ``"auto"`` gives the nested path at most this many blocks: beyond it the groups cost more
+#: than the exact pruned path (measured on 2 CPU cores, SZT epoch 1, n_x = 1000: layer 4
+#: needed 65,536 blocks and took 442 s against the exact path's 106 s;
+#: ``benchmarks/results/szt_epoch_cpu_book-e1-nx1000-*.md``).
+NESTED_MAX_SUBSET = 8192
 #: ``"auto"`` gives the nested path at most ``n / NESTED_MIN_BLOCK`` blocks (the own
 #: block, summed exactly, keeps at least this many components).
 NESTED_MIN_BLOCK = 8
@@ -213,7 +218,8 @@ def choose_nested(centers: torch.Tensor, beta: float, generator) -> dict | None:
     the nested path gets ``s = 2^k`` blocks, the smallest power of two with a predicted
     mean correction ``ρ₀ s₀ / (2 s)`` of at most :data:`NESTED_MAX_CORRECTION`, raised
     to about ``√(n / groups)`` (where the cost ``groups · s + n / s`` kernel terms per
-    sample is least) and at most ``n / NESTED_MIN_BLOCK``. The exact path costs about
+    sample is least) and at most :data:`NESTED_MAX_SUBSET` and ``n / NESTED_MIN_BLOCK``
+    (exact when the target needs more). The exact path costs about
     ``min(n, PRUNED_BLOCK_OVERHEAD · f · n)``; nested when it costs at most
     :data:`NESTED_MAX_COST_FRACTION` of that.
 
@@ -233,10 +239,11 @@ def choose_nested(centers: torch.Tensor, beta: float, generator) -> dict | None:
     need = rho0 * s0 / (2.0 * NESTED_MAX_CORRECTION)  # blocks for the target correction
     best = math.sqrt(n / NESTED_GROUPS)  # least cost
     s = 1 << max(0, math.ceil(math.log2(max(need, best, 1.0))))
-    if s > n // NESTED_MIN_BLOCK:
-        if need > n // NESTED_MIN_BLOCK:
+    cap = min(NESTED_MAX_SUBSET, n // NESTED_MIN_BLOCK)
+    if s > cap:
+        if need > cap:
             return None
-        s = n // NESTED_MIN_BLOCK
+        s = cap
     nested = NESTED_GROUPS * s + -(-n // s)
     exact = min(float(n), PRUNED_BLOCK_OVERHEAD * info["reach"] * n)
     if nested > NESTED_MAX_COST_FRACTION * exact:
