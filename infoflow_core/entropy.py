@@ -253,7 +253,7 @@ def _gm_entropy_batched(centers: torch.Tensor, beta: float, n_mc: int, generator
 #: most this (nats): nearly separated components, where samples rarely see the overlap.
 OVERLAP_FLOOR_MAX_BOUND = 0.1
 #: ... and only when the bound costs at most this many (centre, centre) pairs in all.
-OVERLAP_FLOOR_MAX_PAIRS = 1 << 25
+OVERLAP_FLOOR_MAX_PAIRS = 1 << 22
 
 
 def overlap_bound(centers: torch.Tensor, beta: float, *, chunk_size="auto", method: str = "auto") -> torch.Tensor:
