@@ -139,24 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return value
+def _number(kind: type, minimum: float, what: str):
+    """An argparse ``type``: ``kind(text)``, finite, ≥ ``minimum``, else an error naming ``what``."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not (minimum <= value < float("inf")):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number of hours, got {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a positive number of hours, got {text!r}")
-    return value
+_non_negative_int = _number(int, 0, "a non-negative integer")
+_positive_float = _number(float, 1e-300, "a positive number of hours")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +201,19 @@ def main(argv: list[str] | None = None) -> int:
         dist.destroy_process_group()
 
 
+def _bound_store(cls, folder: Path, config, args, rank: int):
+    """``cls(folder, config)`` (a Checkpoints or JobStore), the folder emptied first with
+    ``--overwrite``; None after printing why when the folder belongs to another configuration."""
+    if args.overwrite and rank == 0 and folder.exists():
+        shutil.rmtree(folder)
+    _barrier()
+    try:
+        return cls(folder, config)
+    except ValueError as err:
+        print(f"python -m infoflow_core {args.experiment}: {err}", file=sys.stderr)
+        return None
+
+
 def _run(experiment, config, device, out, args, *, rank: int) -> int:
     """Run the experiment (every rank), save and report (rank 0 only)."""
     t0 = time.perf_counter()
@@ -212,13 +222,8 @@ def _run(experiment, config, device, out, args, *, rank: int) -> int:
         from .experiments import Checkpoints
 
         folder = Path(args.out) / "checkpoints"
-        if args.overwrite and rank == 0 and folder.exists():
-            shutil.rmtree(folder)
-        _barrier()
-        try:
-            kwargs["checkpoints"] = Checkpoints(folder, config)
-        except ValueError as err:
-            print(f"python -m infoflow_core {args.experiment}: {err}", file=sys.stderr)
+        kwargs["checkpoints"] = _bound_store(Checkpoints, folder, config, args, rank)
+        if kwargs["checkpoints"] is None:
             return 2
         done = kwargs["checkpoints"].keys()
         if done and rank == 0:
@@ -228,13 +233,8 @@ def _run(experiment, config, device, out, args, *, rank: int) -> int:
                                   or jobs_folder.is_dir()):
         from .experiments._jobs import JobBudget, JobStore
 
-        if args.overwrite and rank == 0 and jobs_folder.exists():
-            shutil.rmtree(jobs_folder)
-        _barrier()
-        try:
-            kwargs["jobs"] = JobStore(jobs_folder, config)
-        except ValueError as err:
-            print(f"python -m infoflow_core {args.experiment}: {err}", file=sys.stderr)
+        kwargs["jobs"] = _bound_store(JobStore, jobs_folder, config, args, rank)
+        if kwargs["jobs"] is None:
             return 2
         kwargs["budget"] = JobBudget(args.jobs, args.max_hours)
         kwargs["commit"] = bool(args.commit) and rank == 0

@@ -372,19 +372,9 @@ class Checkpoints:
     """
 
     def __init__(self, folder, config: ExperimentConfig):
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        record = self.folder / "config.json"
-        if record.is_file():
-            stored = json.loads(record.read_text())
-            if stored.get("config_hash") != config.hash:
-                raise ValueError(
-                    f"checkpoints in {str(self.folder)!r} belong to a run with config hash "
-                    f"{stored.get('config_hash')}, not {config.hash}: remove the folder (or pass --overwrite) to "
-                    "start again, or run with the configuration it was started with")
-        else:
-            _atomic_write(record, json.dumps({"config_hash": config.hash, "config": config.to_dict()},
-                                             indent=1).encode())
+        self.folder = bind_folder(folder, config, "checkpoints",
+                                  "remove the folder (or pass --overwrite) to start again, or run with the "
+                                  "configuration it was started with")
 
     def _path(self, key: str) -> Path:
         if not key or any(part in ("", ".", "..") for part in key.split("/")):
@@ -418,6 +408,24 @@ class Checkpoints:
     def remove(self) -> None:
         """Delete the folder (after the results are stored)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def bind_folder(folder, config: ExperimentConfig, what: str, remedy: str) -> Path:
+    """``folder`` (created if missing) tied to ``config``: its ``config.json`` records the
+    configuration's hash when new; a folder recorded for another hash raises ValueError
+    naming ``what`` it holds and the ``remedy``. Returns the folder as a Path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    record = folder / "config.json"
+    if record.is_file():
+        stored = json.loads(record.read_text())
+        if stored.get("config_hash") != config.hash:
+            raise ValueError(f"{what} in {str(folder)!r} belong to a run with config hash "
+                             f"{stored.get('config_hash')}, not {config.hash}: {remedy}")
+    else:
+        _atomic_write(record, (json.dumps({"config_hash": config.hash, "config": config.to_dict()},
+                                          indent=1) + "\n").encode())
+    return folder
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

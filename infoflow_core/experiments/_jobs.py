@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import ExperimentConfig, _atomic_write
+from ._common import ExperimentConfig, bind_folder
 
 __all__ = ["JobStore", "JobBudget", "IncompleteRun"]
 
@@ -117,20 +117,9 @@ class JobStore:
     """
 
     def __init__(self, folder, config: ExperimentConfig):
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = bind_folder(folder, config, "finished jobs",
+                                  "run with the configuration they were made with, or give another --out")
         self.config = config
-        record = self.folder / "config.json"
-        if record.is_file():
-            stored = json.loads(record.read_text())
-            if stored.get("config_hash") != config.hash:
-                raise ValueError(
-                    f"finished jobs in {str(self.folder)!r} belong to a run with config hash "
-                    f"{stored.get('config_hash')}, not {config.hash}: run with the configuration they were made "
-                    "with, or give another --out")
-        else:
-            _atomic_write(record, (json.dumps({"config_hash": config.hash, "config": config.to_dict()},
-                                              indent=1) + "\n").encode())
 
     def path(self, key: str) -> Path:
         """The file of job ``key``."""
