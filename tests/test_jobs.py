@@ -3,6 +3,7 @@ a budget per sitting, the rest in the next sitting, and results equal to one
 uninterrupted run (infoflow_core.experiments._jobs, run_szt(jobs=..., budget=...))."""
 
 import json
+import math
 import subprocess
 
 import numpy as np
@@ -107,3 +108,24 @@ def test_budget_and_store_check_their_arguments(tmp_path):
     with pytest.raises(ValueError, match="key"):
         store.path("../x")
     assert store.load("tanh/seed0", dict, config=None) is None
+
+
+def test_top_up_meets_the_target_and_stays_unbiased():
+    """A deliberately small first sample: the second estimate brings the error of I(X;T)
+    near the target and the combined h(T) agrees with a large reference run; with no room
+    under n_mc_max nothing changes."""
+    from infoflow_core.experiments.szt.measure import estimate_information
+
+    g = torch.Generator().manual_seed(0)
+    s = 0.02 * torch.randn(512, 1, 2, generator=g, dtype=torch.float64) \
+        + 0.004 * torch.randn(512, 8, 2, generator=g, dtype=torch.float64)
+    small = estimate_information([s], 0.005, n_mc=256, n_mc_given_x=16, generator=torch.Generator().manual_seed(1))[0]
+    assert small.stderr > 0.02
+    topped = estimate_information([s], 0.005, n_mc=256, n_mc_given_x=16, generator=torch.Generator().manual_seed(1),
+                                  target_stderr=0.02, n_mc_max=1 << 15)[0]
+    assert topped.stderr <= 0.02 * 1.3 and topped.h_t_given_x == small.h_t_given_x
+    ref = estimate_information([s], 0.005, n_mc=1 << 15, n_mc_given_x=16, generator=torch.Generator().manual_seed(2))[0]
+    assert abs(topped.h_t - ref.h_t) <= 4 * math.hypot(topped.h_t_stderr, ref.h_t_stderr)
+    none = estimate_information([s], 0.005, n_mc=256, n_mc_given_x=16, generator=torch.Generator().manual_seed(1),
+                                target_stderr=0.02, n_mc_max=256)[0]
+    assert none == small  # no room left: unchanged
