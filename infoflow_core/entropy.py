@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ._distributed import Shard, check_group, sharded_entropies
-from ._strata import (_block_bounds, _centred_products, _stratified_indices, _stratified_mean_var,  # noqa: F401
+from ._strata import (_centred_products, _stratified_indices, _stratified_mean_var,
                       own_component_term)
 from ._kernels import METHODS, auto_uses_triton, check_method, log_kernel_sums
 from ._nested import NESTED_MIN_BLOCK, NESTED_SUBSET, choose_nested, nested_entropy
