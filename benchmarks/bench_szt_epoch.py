@@ -23,6 +23,9 @@ and prints a table. ``--variants`` compares, side by side on the same samples:
   layers). With ``--fixed-given-x`` the ``+auto`` variants keep ``--n-mc-given-x`` for
   every h(T_ℓ | X = x) instead of choosing it per layer (``choose_n_mc_given_x``): the
   estimator as it was before both.
+* ``joint``: I(X; T_ℓ) and I(T_ℓ; Y) from one set of samples per layer, sized for
+  ``--target-stderr`` with at most ``--n-mc`` (``estimate_information_jointly``, what the
+  full scale runs); ``joint+exact``: the same with p(T_ℓ) by exact sums only.
 
 Since the block-stratified sampling of mixtures with more components than samples
 became the library's default, every variant uses it; ``plain`` is the estimator
@@ -116,12 +119,12 @@ def build_net(device: torch.device, args, x: torch.Tensor, y: torch.Tensor) -> t
 
 
 VARIANTS = ("plain", "collapse", "cv", "cv+collapse", "cv+collapse+auto", "cv+collapse+TY", "cv+collapse+auto+TY",
-            "cv+collapse+auto+TY+exact")
+            "cv+collapse+auto+TY+exact", "joint", "joint+exact")
 
 
 def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, net: SZTNet) -> list[dict]:
     from infoflow_core.experiments.szt import (choose_n_mc, choose_n_mc_given_x, estimate_information,
-                                               estimate_label_information)
+                                               estimate_information_jointly, estimate_label_information)
 
     g = torch.Generator(device=device).manual_seed(args.seed)
     sync(device)
@@ -131,6 +134,9 @@ def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, 
     t_sample = time.perf_counter() - t0
     out = []
     for variant in args.variants:
+        if variant.startswith("joint"):
+            out.append(run_joint(variant, n_x, args, y, net, samples, t_sample, g))
+            continue
         cv, collapse, ty = variant.startswith("cv"), "collapse" in variant, "TY" in variant
         auto = "auto" in variant
         # "+exact": h(T) by the exact kernel sums only (the path before the nested one existed)
@@ -160,6 +166,30 @@ def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, 
     return out
 
 
+def run_joint(variant: str, n_x: int, args, y: torch.Tensor, net: SZTNet, samples: list, t_sample: float,
+              g: torch.Generator) -> dict:
+    """The ``joint`` variants: both informations per layer from one set of samples."""
+    from infoflow_core.experiments.szt import estimate_information_jointly
+
+    method = "exact" if variant.endswith("+exact") else "auto"
+    layers = []
+    for ell, s in enumerate(samples, start=1):
+        t1 = time.perf_counter()
+        (info,) = estimate_information_jointly([s], y, net.beta, n_mc=args.n_mc, target_stderr=args.target_stderr,
+                                               generator=g, method=method)
+        mi, lab = info.x_t, info.t_y
+        row = dict(layer=ell, d=s.shape[-1], mi=mi.value, stderr=mi.stderr, h_t=mi.h_t, h_t_given_x=mi.h_t_given_x,
+                   n_mc=info.n_mc, n_mc_given_x=0, path=mi.h_t_path, mi_y=lab.value, mi_y_stderr=lab.stderr,
+                   path_y=lab.h_t_given_y_path, seconds=time.perf_counter() - t1)
+        layers.append(row)
+        print(f"  n_x={n_x:5d} {variant:15s} layer {ell} (d={s.shape[-1]:2d}): I = {mi.value:8.4f} ± "
+              f"{mi.stderr:.4f}, I(T;Y) = {lab.value:.4f} ± {lab.stderr:.4f} nats  ({row['seconds']:8.2f} s, "
+              f"p(T) {mi.h_t_path})", flush=True)
+    total = t_sample + sum(r["seconds"] for r in layers)
+    return dict(n_x=n_x, variant=variant, n_inputs=samples[0].shape[0], sample_seconds=t_sample, total_seconds=total,
+                max_stderr=max(max(r["stderr"], r["mi_y_stderr"]) for r in layers), layers=layers)
+
+
 def markdown(meta: dict, runs: list[dict]) -> str:
     lines = [f"# SZT measured epoch on {meta['device']}", "",
              f"{meta['network']}, inputs: {meta['inputs']}; "
@@ -170,7 +200,7 @@ def markdown(meta: dict, runs: list[dict]) -> str:
              "|---" * 10 + "|"]
     for r in runs:
         cells = [f"{L['mi']:.3f} ± {L['stderr']:.4f} ({L['seconds']:.1f} s"
-                 + (f", n_mc {L['n_mc']}/{L.get('n_mc_given_x', '')}" if "auto" in r["variant"] else "")
+                 + (f", n_mc {L['n_mc']}/{L.get('n_mc_given_x', '')}" if "auto" in r["variant"] or "joint" in r["variant"] else "")
                  + (f", {L['path']}" if L.get("path", "exact") != "exact" or L.get("path_y", "exact") != "exact" else "")
                  + (f"; I(T;Y) {L['mi_y']:.3f} ± {L['mi_y_stderr']:.3f}" if "mi_y" in L else "") + ")"
                  for L in r["layers"]]

@@ -11,8 +11,9 @@ from .binning import bin_edges, bin_indices, binned_entropy, binned_entropy_per_
 from .clustering import cosine_similarities, pairwise_distance_histograms, pairwise_distances_by_class  # noqa: E402
 from .entropy import (EntropyBounds, Estimate, gaussian_entropy, gm_density, gm_entropy, gm_entropy_1d,  # noqa: E402
                       gm_entropy_bounds)
-from .mutual_information import (InformationBounds, LabelMIEstimate, MIBounds, MIEstimate,  # noqa: E402
-                                 mutual_information_bounds, sp_label_information, sp_mutual_information)
+from .mutual_information import (Information, InformationBounds, LabelMIEstimate, MIBounds, MIEstimate,  # noqa: E402
+                                 mutual_information_bounds, sp_information, sp_label_information,
+                                 sp_mutual_information)
 from .network import LayerInformation, NetworkInformation, network_information  # noqa: E402
 from .noise import GaussianNoise, add_noise, noise_sampling, sample_representations  # noqa: E402
 from .scales import current_scale  # noqa: E402
@@ -35,6 +36,8 @@ __all__ = [
     "sp_mutual_information",
     "LabelMIEstimate",
     "sp_label_information",
+    "Information",
+    "sp_information",
     "MIBounds",
     "InformationBounds",
     "mutual_information_bounds",

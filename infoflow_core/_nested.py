@@ -122,17 +122,122 @@ def nested_entropy(centers: torch.Tensor, beta: float, n_mc: int, generator, *, 
     """
     n, d = centers.shape
     device = centers.device
-    s = min(int(subset), n)
     replicates = max(2, min(int(replicates), n_mc // 2))
     idx, counts, m = _stratified_indices(1, n, n_mc, generator, device)  # (1, n_mc), (1, n)
     noise = torch.randn(1, n_mc, d, generator=generator, device=device, dtype=centers.dtype)  # (1, n_mc, d)
     comp = idx[0]  # (n_mc,)
     x = centers[comp].to(torch.float64) + beta * noise[0].to(torch.float64)  # (n_mc, d)
-    if m == 0:  # one sample per block of components, weighing the block's share
-        sb = _block_bounds(n, n_mc, device)
-        wt = (sb[1:] - sb[:-1]).to(torch.float64) / n  # (n_mc,)
-    else:
-        wt = 1.0 / (n * torch.gather(counts, 1, idx)[0].to(torch.float64))  # (n_mc,)
+    wt = sample_weights(idx, counts, n, n_mc)  # (n_mc,)
+    terms = nested_neg_log_density(centers, beta, x, comp, generator, subset=subset, groups=groups,
+                                   replicates=replicates, kernel_method=kernel_method, count_reach=count_reach)
+    v, rho = terms["v"], terms["rho"]
+    if control_variate:
+        w = own_component_term(noise[0])  # (n_mc,)
+        cov, var_w = _centred_products(v.unsqueeze(0), w.unsqueeze(0), idx, counts, m)
+        if var_w > 0:
+            v = v - (cov / var_w) * w
+    value, var_mc = _stratified_mean_var(v.unsqueeze(0), idx, counts, n, n_mc)
+    # Samples of one set share its groups, so their subset errors are correlated: to first
+    # order the set's error is −mean_g D_g, D_g = Σ_k wt_k (S_g/Ŝ − 1)_k, over independent groups.
+    var_sub, bias_bound = subset_variance(terms, wt), bias_bound_of(terms, wt)
+    stderr = math.sqrt(float(var_mc[0]) + var_sub)
+    value = float(value[0])
+    info = dict(stderr=stderr, subset_stderr=math.sqrt(var_sub), bias_bound=bias_bound, subset=terms["subset"],
+                groups=groups, correction=float((wt * rho).sum()) / 2, max_rho=float(rho.max()),
+                terms_per_sample=groups * terms["subset"] + terms["width"], reach=terms["reach"])
+    return value, stderr + bias_bound, info
+
+
+def sample_weights(idx: torch.Tensor, counts: torch.Tensor, n: int, n_mc: int) -> torch.Tensor:
+    """Weight of each stratified sample in the estimate of a mean, shape (n_mc,), summing to 1:
+    the share of its block of components (one sample per block, ``n_mc < n``) or
+    ``1 / (n · count)`` of its component (see :func:`._strata._stratified_indices`)."""
+    if n_mc < n:
+        sb = _block_bounds(n, n_mc, idx.device)
+        return (sb[1:] - sb[:-1]).to(torch.float64) / n
+    return 1.0 / (n * torch.gather(counts, 1, idx)[0].to(torch.float64))
+
+
+def block_log_sums(x: torch.Tensor, centers: torch.Tensor, start: torch.Tensor, size: torch.Tensor, beta: float,
+                   sh: torch.Tensor | None = None) -> torch.Tensor:
+    """``ln Σ_{j ∈ block} exp(−‖x_k − c_j‖²/2β²)`` for each query over its own contiguous block.
+
+    Parameters
+    ----------
+    x : Tensor, shape (p, d)
+        Queries.
+    centers : Tensor, shape (n, d)
+    start, size : Tensor, shape (p,)
+        Query k's block is ``centers[start_k : start_k + size_k]`` (size ≥ 1).
+    sh : Tensor (1, 1, d) or None
+        The distance shift of :func:`._tiles.shift`.
+
+    Returns
+    -------
+    Tensor, shape (p,), float64
+    """
+    p, d = x.shape
+    n = centers.shape[0]
+    width = int(size.max()) if p else 1
+    scale = -0.5 / (beta * beta)
+    out = torch.empty(p, dtype=torch.float64, device=x.device)
+    step = max(1, BLOCK_ELEMENTS // (width * d))
+    cols = torch.arange(width, device=x.device)
+    for q0 in range(0, p, step):
+        st, sz = start[q0:q0 + step], size[q0:q0 + step]
+        members = st.unsqueeze(1) + cols  # (q, width)
+        valid = cols < sz.unsqueeze(1)  # (q, width)
+        cm = centers[members.clamp_max(n - 1)].to(torch.float64)  # (q, width, d)
+        e = squared_distances(x[q0:q0 + step].to(torch.float64).unsqueeze(1), cm,
+                              None if sh is None else sh.expand(st.shape[0], 1, d))[:, 0]  # (q, width)
+        out[q0:q0 + step] = torch.logsumexp((e * scale).masked_fill_(~valid, -math.inf), dim=-1)
+    return out
+
+
+def subset_variance(terms: dict, wt: torch.Tensor) -> float:
+    """Variance of a weighted mean of :func:`nested_neg_log_density` values from the subsets'
+    errors, which samples of one set share (their groups): to first order the set's error is
+    ``−mean_g D_g``, ``D_g = Σ_k wt_k (S_g/Ŝ − 1)_k``, over independent groups."""
+    var = 0.0
+    for pos, dev in terms["ratios"]:
+        dg = (dev * wt[pos]).sum(dim=1)  # (G,)
+        var += float(dg.var(unbiased=True)) / dev.shape[0]
+    return var
+
+
+def bias_bound_of(terms: dict, wt: torch.Tensor) -> float:
+    """The bound ``Σ_k wt_k (ρ_k^{3/2} + ρ_k²)`` on the bias the delta method leaves (nats)."""
+    rho = terms["rho"]
+    return float((wt * (rho.pow(1.5) + rho.pow(2))).sum())
+
+
+def nested_neg_log_density(centers: torch.Tensor, beta: float, x: torch.Tensor, comp: torch.Tensor, generator, *,
+                           subset: int = NESTED_SUBSET, groups: int = NESTED_GROUPS,
+                           replicates: int = NESTED_REPLICATES, kernel_method: str = "dense",
+                           count_reach: bool = False) -> dict:
+    """``−ln p(x_k)`` of ``p = (1/n) Σ_j N(c_j, β² I_d)`` at samples ``x_k`` drawn from components
+    ``comp_k``, estimated from subsets of the centres with the Jensen bias removed (module docstring).
+
+    Parameters
+    ----------
+    centers : Tensor, shape (n, d)
+    x : Tensor, shape (n_mc, d), float64
+    comp : Tensor, shape (n_mc,)
+        The component each sample was drawn from (its own block is summed exactly).
+    subset, groups, replicates, kernel_method, count_reach
+        As in :func:`nested_entropy` (``replicates`` ≥ 2 sets, sample k in set k mod replicates).
+
+    Returns
+    -------
+    dict
+        ``v`` (n_mc,): the corrected values ``−ln Ŝ − ρ/2`` (nats, float64); ``rho`` (n_mc,);
+        ``ratios``: per set, its positions and ``S_g/Ŝ − 1`` of each group, for
+        :func:`subset_variance`; ``reach``; ``subset`` and ``width`` (blocks, largest block).
+    """
+    n, d = centers.shape
+    device = centers.device
+    s = min(int(subset), n)
+    n_mc = x.shape[0]
 
     bounds = _block_bounds(n, s, device)  # (s + 1,)
     lo, size = bounds[:-1], bounds[1:] - bounds[:-1]  # (s,) each
@@ -171,16 +276,7 @@ def nested_entropy(centers: torch.Tensor, beta: float, n_mc: int, generator, *, 
         a_pick = ((xq - cp) ** 2).sum(-1) * scale + logw[ob]  # (G, p)
         t = (a_pick - lse).clamp_max(0.0)
         rest = lse + torch.log(-torch.expm1(t))  # (G, p), −inf when the pick was all of it
-        exact = torch.empty(pos.shape[0], dtype=torch.float64, device=device)  # ln (1/n) Σ_{own block} φ
-        step = max(1, BLOCK_ELEMENTS // (width * d))
-        for q0 in range(0, pos.shape[0], step):
-            b = ob[q0:q0 + step]
-            members = lo[b].unsqueeze(1) + torch.arange(width, device=device)  # (q, width)
-            valid = torch.arange(width, device=device) < size[b].unsqueeze(1)  # (q, width)
-            cm = centers[members.clamp_max(n - 1)].to(torch.float64)  # (q, width, d)
-            e = squared_distances(xq[q0:q0 + step].unsqueeze(1), cm,
-                                  None if sh is None else sh.expand(b.shape[0], 1, d))[:, 0]  # (q, width)
-            exact[q0:q0 + step] = torch.logsumexp((e * scale).masked_fill_(~valid, -math.inf), dim=-1) - math.log(n)
+        exact = block_log_sums(xq, centers, lo[ob], size[ob], beta, sh) - math.log(n)  # (p,) ln (1/n) Σ_own φ
         log_s = torch.logaddexp(rest, exact)  # (G, p): each group's estimate of ln p
         log_mean = torch.logsumexp(log_s, dim=0) - math.log(groups)  # (p,)
         ratio = torch.exp(log_s - log_mean)  # (G, p)
@@ -188,24 +284,7 @@ def nested_entropy(centers: torch.Tensor, beta: float, n_mc: int, generator, *, 
         v[pos] = const - log_mean - 0.5 * rho_p
         rho[pos] = rho_p
         ratios.append((pos, ratio - 1.0))
-    if control_variate:
-        w = own_component_term(noise[0])  # (n_mc,)
-        cov, var_w = _centred_products(v.unsqueeze(0), w.unsqueeze(0), idx, counts, m)
-        if var_w > 0:
-            v = v - (cov / var_w) * w
-    value, var_mc = _stratified_mean_var(v.unsqueeze(0), idx, counts, n, n_mc)
-    # Samples of one set share its groups, so their subset errors are correlated: to first
-    # order the set's error is −mean_g D_g, D_g = Σ_k wt_k (S_g/Ŝ − 1)_k, over independent groups.
-    var_sub = 0.0
-    for pos, dev in ratios:
-        dg = (dev * wt[pos]).sum(dim=1)  # (G,)
-        var_sub += float(dg.var(unbiased=True)) / groups
-    stderr = math.sqrt(float(var_mc[0]) + var_sub)
-    value = float(value[0])
-    bias_bound = float((wt * (rho.pow(1.5) + rho.pow(2))).sum())
-    info = dict(stderr=stderr, subset_stderr=math.sqrt(var_sub), bias_bound=bias_bound, subset=s, groups=groups, correction=float((wt * rho).sum()) / 2,
-                max_rho=float(rho.max()), terms_per_sample=groups * s + width, reach=reach / replicates)
-    return value, stderr + bias_bound, info
+    return dict(v=v, rho=rho, ratios=ratios, reach=reach / replicates, subset=s, width=width)
 
 
 def choose_nested(centers: torch.Tensor, beta: float, generator) -> dict | None:

@@ -17,13 +17,15 @@ import numpy as np
 import torch
 
 from ._distributed import check_group
-from ._kernels import check_method
+from ._joint import joint_terms, summarize
+from ._kernels import auto_uses_triton, check_method
+from ._nested import NESTED_MIN_BLOCK, NESTED_SUBSET, choose_nested
 from ._validation import check_beta, check_chunk_size, check_generator, check_positive_int, check_tensor
 from .entropy import (UNITS, Estimate, _gm_entropy_batched, _gm_entropy_bounds_batched, _gm_entropy_one, _InUnits,
-                      check_entropy_method, check_unit, gaussian_entropy, kernel_method)
+                      _with_overlap_floor, check_entropy_method, check_unit, gaussian_entropy, kernel_method)
 
-__all__ = ["MIEstimate", "LabelMIEstimate", "MIBounds", "InformationBounds", "sp_mutual_information",
-           "sp_label_information", "mutual_information_bounds"]
+__all__ = ["MIEstimate", "LabelMIEstimate", "Information", "MIBounds", "InformationBounds", "sp_mutual_information",
+           "sp_label_information", "sp_information", "mutual_information_bounds"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,25 @@ class LabelMIEstimate(_EntropyDifference):
     unit: str = "nats"
     #: ``"nested"`` when a class-conditional entropy took the nested path, else ``"exact"``.
     h_t_given_y_path: str = field(default="exact", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Information:
+    """I(X; T_ℓ) and I(T_ℓ; Y) of one layer from one set of samples (:func:`sp_information`).
+
+    Attributes
+    ----------
+    x_t : MIEstimate
+        I(X; T_ℓ), with h(T_ℓ) and h(T_ℓ | X) = h(T_ℓ) − I(X; T_ℓ) from the same samples.
+    t_y : LabelMIEstimate or None
+        I(T_ℓ; Y) (None without labels).
+    n_mc : int
+        Monte Carlo samples of T_ℓ used.
+    """
+
+    x_t: MIEstimate
+    t_y: LabelMIEstimate | None
+    n_mc: int
 
 
 class MIBounds(NamedTuple):
@@ -351,6 +372,115 @@ def sp_label_information(samples: torch.Tensor, labels, beta: float, *, n_mc: in
         h_t_given_y_stderr=math.sqrt(var_cond),
         h_t_given_y_path="nested" if "nested" in paths else "exact",
     )
+
+
+def sp_information(samples: torch.Tensor, beta: float, labels=None, *, n_mc: int,
+                   generator: torch.Generator | None = None, chunk_size: int | str = "auto",
+                   method: str = "auto", control_variate: bool = True) -> Information:
+    """I(X; T_ℓ) and I(T_ℓ; Y), the SP estimator's numbers, integrated jointly, in nats.
+
+    The same quantities as :func:`sp_mutual_information` and :func:`sp_label_information`
+    (the Gaussian mixtures of equation (1), X uniform over the inputs), but every term
+    is estimated from *one* set of samples T = S_ℓ + βZ, as the mean of a log-ratio:
+
+        I(X; T_ℓ) = E ln [p(T | X) / p(T)],      I(T_ℓ; Y) = E ln [p(T | Y) / p(T)].
+
+    The log-ratio is a log-posterior, ``ln(n P(X | T))``: it has no variance for
+    separated inputs and little for crowded ones, whereas each entropy of the separate
+    estimate keeps the noise's own variance. For the trained and untrained SZT networks at
+    n_x = 1000 the joint I(X; T_ℓ) needs about the samples h(T_ℓ) alone needed, and
+    I(T_ℓ; Y) a tenth of them; the class-conditional entropies are not computed at all
+    (:mod:`infoflow_core._joint` has the details and the measurements).
+
+    Parameters
+    ----------
+    samples : Tensor, shape (n_inputs, n_x, d)
+        Realizations of S_ℓ per input, as for :func:`sp_mutual_information`.
+    beta : float
+        Noise standard deviation β > 0.
+    labels : Tensor or NumPy array of integers, shape (n_inputs,), optional
+        The class of each input; without them ``t_y`` is None.
+    n_mc : int
+        Monte Carlo samples of T_ℓ (≥ 2), stratified over the ``n_inputs · n_x`` components.
+    generator : torch.Generator, optional
+        On ``samples.device``.
+    chunk_size : int or "auto"
+    method : {"auto", "exact", "dense", "pruned", "triton", "nested"}
+        Path of p(T_ℓ), as in :func:`~infoflow_core.entropy.gm_entropy`: ``"auto"`` takes
+        the nested path for a large crowded mixture. On that path I(T_ℓ; Y) is the
+        difference of entropies of :func:`sp_label_information` (with the joint h(T_ℓ)).
+    control_variate : bool
+        The own-component control variate on every summand (default True).
+
+    Returns
+    -------
+    Information
+        ``x_t`` (its ``h_t_path`` says which path p(T_ℓ) took), ``t_y`` and ``n_mc``.
+
+    Examples
+    --------
+    Four far-apart inputs, two per class: ln 4 and ln 2 nats, with no Monte Carlo variance:
+
+    >>> s = torch.tensor([0.0, 1.0, 5.0, 6.0], dtype=torch.float64).reshape(4, 1, 1)
+    >>> info = sp_information(s, 0.01, torch.tensor([1, 0, 1, 0]), n_mc=1000,
+    ...                       generator=torch.Generator().manual_seed(0))
+    >>> round(info.x_t.value, 9), round(info.t_y.value, 9), info.x_t.stderr < 1e-6
+    (1.386294361, 0.693147181, True)
+    """
+    samples, beta, n_mc, _, generator, chunk_size, method = _checked_sp_arguments(
+        samples, beta, n_mc, None, "n_mc", generator, chunk_size, method)
+    if labels is not None:
+        labels = _check_labels(labels, samples.shape[0], samples.device)
+        if bool((labels[1:] < labels[:-1]).any()):
+            order = torch.argsort(labels, stable=True)
+            samples, labels = samples[order], labels[order]
+    return _sp_information(samples, labels, beta, n_mc, generator, chunk_size, method, bool(control_variate),
+                           plan=_nested_plan(samples, beta, method, generator))
+
+
+def _nested_plan(samples: torch.Tensor, beta: float, method: str, generator) -> dict | None:
+    """The nested path's plan for p(T) of ``samples`` (n_inputs, n_x, d) under ``method``, or None."""
+    c = samples.reshape(-1, samples.shape[-1])
+    if method == "nested":
+        return {"subset": max(1, min(NESTED_SUBSET, c.shape[0] // NESTED_MIN_BLOCK))}
+    if method == "auto" and not auto_uses_triton(c.unsqueeze(0), c.unsqueeze(0)):
+        return choose_nested(c, beta, generator)
+    return None
+
+
+def _sp_information(samples: torch.Tensor, labels, beta: float, n_mc: int, generator, chunk_size, method: str,
+                    control_variate: bool, plan: dict | None) -> Information:
+    """:func:`sp_information` on checked arguments, ``labels`` (or None) sorted, with the
+    nested path's ``plan`` (None: exact) already chosen."""
+    n_inputs, n_x, d = samples.shape
+    sizes = None if labels is None else torch.unique_consecutive(labels, return_counts=True)[1].tolist()
+    terms = joint_terms(samples, beta, n_mc, generator, class_sizes=sizes, chunk_size=chunk_size,
+                        method=kernel_method(method), plan=plan)
+    cv = control_variate
+    (h_t, se_t), (mi, se_mi), (h_x, se_x) = (summarize(terms, k, control_variate=cv) for k in ("v_h", "v_x", "v_h-v_x"))
+    centers = samples.reshape(1, -1, d)
+
+    def floored(se):  # the overlap no sample saw, for small nearly separated mixtures (entropy._with_overlap_floor)
+        return float(_with_overlap_floor(torch.tensor([se], dtype=torch.float64), centers, beta, chunk_size,
+                                         kernel_method(method), cv)[0])
+
+    se_t, se_mi = floored(se_t), floored(se_mi)
+    path = "exact" if plan is None else "nested"
+    x_t = MIEstimate(value=mi, stderr=se_mi, h_t=h_t, h_t_given_x=h_x, h_t_stderr=se_t, h_t_given_x_stderr=se_x,
+                     h_t_path=path)
+    t_y = None
+    if labels is not None and len(sizes) == 1:
+        t_y = LabelMIEstimate(0.0, 0.0, h_t, h_t, se_t, se_t)
+    elif labels is not None and plan is None:
+        (iy, se_iy), (h_y, se_y) = (summarize(terms, k, control_variate=cv) for k in ("v_y", "v_h-v_y"))
+        t_y = LabelMIEstimate(value=iy, stderr=floored(se_iy), h_t=h_t, h_t_given_y=h_y, h_t_stderr=se_t,
+                              h_t_given_y_stderr=se_y)
+    elif labels is not None:
+        p_max = max(sizes) / n_inputs
+        t_y = sp_label_information(samples, labels, beta, n_mc=n_mc, n_mc_given_y=max(2, math.ceil(n_mc * p_max)),
+                                   generator=generator, chunk_size=chunk_size, method=method,
+                                   control_variate=cv, h_t=(h_t, se_t))
+    return Information(x_t, t_y, n_mc)
 
 
 def mutual_information_bounds(samples: torch.Tensor, beta: float, labels=None, *,

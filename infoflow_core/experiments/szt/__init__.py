@@ -37,7 +37,8 @@ from .analysis import (bin_centres, compression_summary, describe_network, dista
                        hbin_correlations, label_entropy, linear_conditional_entropy, overfitting_onset, plane_phases, binned_plane_phases, report, REPORT_PARTS)
 from .config import (DETERMINISTIC_BIN_SIZES, NETWORK_ACTIVATIONS, NETWORKS, QUICK_SEED, NetworkConfig, SZTConfig,
                      snapshot_subset)
-from .measure import (choose_n_mc, choose_n_mc_given_x, collapse_realizations, dpi_realizations, estimate_information, estimate_label_information,
+from .measure import (choose_n_mc, choose_n_mc_given_x, collapse_realizations, dpi_realizations, estimate_information, estimate_information_jointly,
+                      estimate_label_information,
                       histogram_edges, measure_deterministic, measure_noisy)
 from .results import DeterministicResults, DPIResults, NetworkResults, SZTResults
 from .training import build_model, train_network
@@ -45,7 +46,8 @@ from .training import build_model, train_network
 __all__ = [
     "SZTConfig", "NetworkConfig", "NETWORKS", "NETWORK_ACTIVATIONS", "DETERMINISTIC_BIN_SIZES", "QUICK_SEED",
     "snapshot_subset", "SZTResults", "NetworkResults", "DeterministicResults", "DPIResults",
-    "build_model", "train_network", "estimate_information", "estimate_label_information", "collapse_realizations", "choose_n_mc", "choose_n_mc_given_x",
+    "build_model", "train_network", "estimate_information", "estimate_information_jointly",
+    "estimate_label_information", "collapse_realizations", "choose_n_mc", "choose_n_mc_given_x",
     "dpi_epochs_of", "histogram_edges", "measure_noisy",
     "measure_deterministic", "dpi_realizations", "compression_summary", "overfitting_onset", "hbin_correlations",
     "bin_centres", "distance_summary", "dpi_check", "plane_phases", "binned_plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "report", "REPORT_PARTS",
