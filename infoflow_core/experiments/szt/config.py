@@ -74,8 +74,9 @@ class NetworkConfig:
         SP estimator sizes: realizations per input, Monte Carlo samples for h(T_ℓ)
         (at most, with ``target_stderr``) and for each h(T_ℓ | X = x).
     target_stderr : float
-        Choose each layer's samples for h(T_ℓ) for about this standard error (nats;
-        :func:`~.measure.choose_n_mc`); 0: always ``n_mc``.
+        When > 0, I(X; T_ℓ) and I(T_ℓ; Y) jointly from just enough samples, at most
+        ``n_mc``, for about this standard error (nats;
+        :func:`~.measure.estimate_information_jointly`); 0: each entropy from ``n_mc``.
     bin_factor : float
         H(Bin(T_ℓ)) of a noisy network uses bins of ``bin_factor · β``.
     bin_sizes : tuple of float
@@ -152,17 +153,18 @@ class SZTConfig(ExperimentConfig):
     batch_size, lr : int, float
         Adam's mini-batch size and learning rate.
     n_x : int
-        Noise realizations per input of the SP estimator (paper: 1000; full: 1000, as
-        measured: at n_x = 300 the tanh network's layers 4 and 5 still read about
-        0.04 nats high against n_x = 1000 at its first compression, epoch 97,
-        ``benchmarks/results/szt_epoch_cpu_book-epoch97-nx300-1000.md``).
+        Noise realizations per input of the SP estimator (paper: 1000; full: 1000. Measured
+        with the joint estimator on the stored tanh network, n_x = 300 reads 0.00-0.02 nats
+        above n_x = 1000 in every layer at epochs 1, 97 and 4000, within about two combined
+        standard errors: ``benchmarks/results/szt_epoch_cpu_book-e*-nx{300,1000}-joint.md``).
     n_mc, n_mc_given_x : int
         Monte Carlo samples for h(T_ℓ) and for each h(T_ℓ | X = x); each
         h(T_ℓ | Y = y) of I(T_ℓ; Y) takes as many as h(T_ℓ).
     target_stderr : float
-        When > 0, each layer's h(T_ℓ) (and h(T_ℓ | Y = y)) gets just enough samples, at
-        most ``n_mc``, for about this standard error (nats), judged from a pilot
-        estimate (:func:`~.measure.choose_n_mc`); 0: always ``n_mc``.
+        When > 0 (the full preset), I(X; T_ℓ) and I(T_ℓ; Y) are integrated jointly from
+        one set of samples per layer, just enough of them, at most ``n_mc``, for about
+        this standard error (nats; :func:`~.measure.estimate_information_jointly`); 0:
+        each entropy of equation (1) from its own ``n_mc`` samples (quick, book).
     dpi_n_x : tuple of int
         Realizations per input tried in the DPI check.
     beta : float
