@@ -158,3 +158,19 @@ def test_driver_reaches_target_and_pools():
     assert abs(info.x_t.value - ref_x) <= 4 * info.x_t.stderr and abs(info.t_y.value - ref_y) <= 4 * info.t_y.stderr
     (fixed,) = estimate_information_jointly([samples], labels, beta, n_mc=512, target_stderr=0.0, generator=_gen(14))
     assert fixed.n_mc == 512
+
+
+def test_szt_run_with_a_target_integrates_jointly():
+    # The full preset's mode (target_stderr > 0) end to end on a tiny run: every point has both
+    # informations, errors near the target, I(T;Y) <= I(X;T) <= ln 4096 within errors, paths recorded.
+    from infoflow_core.experiments.szt import SZTConfig, run_szt
+
+    cfg = SZTConfig.for_scale("quick", n_epochs=2, n_points=2, det_points=2, n_snapshots=1, n_x=2, n_mc=8192,
+                              target_stderr=0.03, hist_bins=10, networks=("tanh",), histograms=(),
+                              deterministic=False, dpi=False)
+    net = run_szt(cfg, device="cpu", progress=False).networks["tanh"]
+    assert np.isfinite(net.mi).all() and np.isfinite(net.mi_y).all()
+    assert (net.mi_stderr <= 0.035).all() and (net.mi_y_stderr <= 0.035).all()
+    assert (net.mi <= math.log(4096) + 3 * net.mi_stderr + 1e-9).all()
+    assert (net.mi_y <= net.mi + 3 * np.hypot(net.mi_stderr, net.mi_y_stderr)).all()
+    assert net.mi_path.shape == net.mi.shape
