@@ -463,10 +463,11 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
             joint = estimate_information_jointly(samples, data.y, network.beta, n_mc=network.n_mc,
                                                  target_stderr=network.target_stderr, generator=est_gen)
             est, label = [j.x_t for j in joint], [j.t_y for j in joint]
-        else:  # the entropies of equation (1), each from its own samples
-            n_mc = choose_n_mc(samples, network.beta, network.n_mc, 0.0, est_gen)  # per layer
-            est = estimate_information(samples, network.beta, n_mc=n_mc, n_mc_given_x=network.n_mc_given_x,
+        else:  # the entropies of equation (1), each from its own samples (I(T;Y)'s from label_gen)
+            est = estimate_information(samples, network.beta, n_mc=network.n_mc, n_mc_given_x=network.n_mc_given_x,
                                        generator=est_gen)
+            label = estimate_label_information(samples, data.y, network.beta, est, n_mc=network.n_mc,
+                                               generator=label_gen)
         row = {k: [getattr(e, k) for e in est] for k in ("value", "stderr", "h_t", "h_t_given_x")}
         row["path"] = [int(e.h_t_path == "nested") for e in est]
         t_layers = []
@@ -483,8 +484,6 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
                 hw, hb = zip(*(pairwise_distance_histograms(t, data.y, e, clip=True)
                                for t, e in zip(t_layers, edges_t)))
                 done["hists"].append(([h.cpu().numpy() for h in hw], [h.cpu().numpy() for h in hb]))
-        if network.target_stderr <= 0:
-            label = estimate_label_information(samples, data.y, network.beta, est, n_mc=n_mc, generator=label_gen)
         row["label_value"] = [e.value for e in label]
         row["label_stderr"] = [e.stderr for e in label]
         row["label_path"] = [int(e.h_t_given_y_path == "nested") for e in label]
