@@ -37,7 +37,7 @@ import math
 
 import torch
 
-from . import _kernels_pruned
+from . import _cpu_pool, _kernels_pruned
 from ._tiles import BLOCK_ELEMENTS, MATMUL_MIN_DIM, exp_floor, shift, squared_distances, sum_exp
 from ._validation import check_chunk_size
 
@@ -64,6 +64,16 @@ AUTO_PRUNE_MAX_FRACTION = {"small_d": 0.5, "large_d": 0.25}
 AUTO_PROBE_QUERIES = 256
 #: Default number of centres per block of the dense path.
 AUTO_CENTER_CHUNK = 2048
+#: CPU work is cut into tasks of about this many (query, centre) pairs, run by
+#: :mod:`._cpu_pool` on single-threaded workers; the cut depends on sizes only.
+CPU_TASK_PAIRS = 1 << 23
+#: Fewest queries in one dense task.
+CPU_TASK_MIN_QUERIES = 256
+#: Fewest queries in one pruned task (the pruned path groups a task's queries by block).
+CPU_TASK_MIN_QUERIES_PRUNED = 1024
+#: Pruned tasks are run in batches whose mixtures hold at most this many centres in all
+#: (each pending task holds its mixture's partition).
+CPU_PENDING_CENTERS = 1 << 22
 #: Tolerance of :func:`triton_self_check` (relative, 1-nat scale).
 TRITON_SELF_CHECK_TOL = 1e-5
 
@@ -184,27 +194,70 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     """
     chunk_size = check_chunk_size(chunk_size)
     method = check_method(method)
-    if method == "dense":
-        return _log_kernel_sums_dense(x, centers, beta, chunk_size)
     if method == "triton":
         return _triton_module().log_kernel_sums_triton(x, centers, beta)
     if method == "auto" and auto_uses_triton(x, centers):
         return _triton_module().log_kernel_sums_triton(x, centers, beta)
+    with _cpu_pool.task_runner(x.device) as run:
+        return _log_kernel_sums_tasks(x, centers, beta, chunk_size, method, run)
+
+
+def _log_kernel_sums_tasks(x: torch.Tensor, centers: torch.Tensor, beta: float, chunk_size: int | str,
+                           method: str, run) -> torch.Tensor:
+    """Dense or pruned sums (``method`` "dense", "pruned" or "auto"), as tasks given to ``run``."""
     B, m, d = x.shape
     n = centers.shape[1]
+    out = torch.empty(B, m, dtype=x.dtype, device=x.device)
     if method == "auto" and (n < AUTO_PRUNE_MIN_CENTERS or m * n < AUTO_PRUNE_MIN_PAIRS):
-        return _log_kernel_sums_dense(x, centers, beta, chunk_size)
+        method = "dense"
+    if method == "dense":
+        run(_dense_tasks(x, centers, beta, chunk_size, out))
+        return out
     leaf = _kernels_pruned.default_leaf(d) if chunk_size == "auto" else chunk_size
     sh = shift(centers)  # (B, 1, d) or None
-    out = torch.empty(B, m, dtype=x.dtype, device=x.device)
+    tasks, pending = [], 0
     for b in range(B):
         part = _kernels_pruned.partition_of(centers[b], leaf)
         sb = None if sh is None else sh[b:b + 1]  # (1, 1, d)
         if method == "auto" and choose_method(x[b], centers[b], beta, part=part) == "dense":
-            out[b] = _log_kernel_sums_dense(x[b:b + 1], centers[b:b + 1], beta, chunk_size)[0]
-        else:
-            out[b] = _kernels_pruned.log_kernel_sums_pruned_one(x[b], part, beta, sb)
+            tasks += _dense_tasks(x[b:b + 1], centers[b:b + 1], beta, chunk_size, out[b:b + 1])
+            continue
+        qs = _task_queries(m, n, CPU_TASK_MIN_QUERIES_PRUNED, x.device)
+        tasks += [lambda b=b, q0=q0, part=part, sb=sb: out[b, q0:q0 + qs].copy_(
+            _kernels_pruned.log_kernel_sums_pruned_one(x[b, q0:q0 + qs], part, beta, sb)) for q0 in range(0, m, qs)]
+        pending += n
+        if pending >= CPU_PENDING_CENTERS:  # bound the partitions the pending tasks hold
+            run(tasks)
+            tasks, pending = [], 0
+    run(tasks)
     return out
+
+
+def _task_queries(m: int, n: int, least: int, device: torch.device) -> int:
+    """Queries per task for a mixture of n centres: on CPU about :data:`CPU_TASK_PAIRS`
+    pairs, at least ``least`` queries, at most m (sizes only, never threads or load);
+    elsewhere m (one task: a GPU parallelises within each block)."""
+    if device.type != "cpu":
+        return m
+    return min(m, max(least, CPU_TASK_PAIRS // max(1, n)))
+
+
+def _dense_tasks(x: torch.Tensor, centers: torch.Tensor, beta: float, chunk_size: int | str,
+                 out: torch.Tensor) -> list:
+    """Tasks for :mod:`._cpu_pool` that write the dense sums of x (B, m, d) into out (B, m):
+    slices of about :data:`CPU_TASK_PAIRS` pairs (whole mixtures grouped when small)."""
+    B, m, _ = x.shape
+    n = centers.shape[1]
+    qs = _task_queries(m, n, CPU_TASK_MIN_QUERIES, x.device)
+    if x.device.type != "cpu":
+        bb = B
+    else:
+        bb = max(1, CPU_TASK_PAIRS // max(1, m * n)) if qs == m else 1
+
+    def task(b0, q0):
+        out[b0:b0 + bb, q0:q0 + qs] = _log_kernel_sums_dense(x[b0:b0 + bb, q0:q0 + qs], centers[b0:b0 + bb],
+                                                             beta, chunk_size)
+    return [lambda b0=b0, q0=q0: task(b0, q0) for b0 in range(0, B, bb) for q0 in range(0, m, qs)]
 
 
 def _log_kernel_sums_dense(x: torch.Tensor, centers: torch.Tensor, beta: float,

@@ -244,3 +244,68 @@ def test_triton_self_check_and_auto():
     x = make_queries(c, beta, 500, g).float()
     c = c.float()
     assert torch.equal(log_kernel_sums(x, c, beta, method="auto"), log_kernel_sums(x, c, beta, method="triton"))
+
+
+# --- CPU tasks on single-threaded workers (issue 20) -------------------------------
+
+@pytest.fixture
+def threads():
+    """Set torch's thread count for one test, restored after."""
+    n = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("method", ["dense", "pruned", "auto"])
+@pytest.mark.parametrize("B,m,n,d", [(1, 3000, 20000, 3), (1, 1500, 9000, 20), (24, 700, 900, 5)])
+def test_results_do_not_depend_on_the_thread_count(method, B, m, n, d, threads):
+    """The split into tasks depends on the sizes only and each task runs on one
+    thread: 1, 2 and 3 threads give the same bits, and match the float64 brute force
+    on a subset of queries (float32 inputs: TOL32)."""
+    g = make_generator("cpu", 7)
+    beta = 0.05
+    c = torch.rand(B, n, d, generator=g) * 2 - 1  # (B, n, d)
+    x = c[:, torch.randint(0, n, (m,), generator=g)] + beta * torch.randn(B, m, d, generator=g)  # (B, m, d)
+    outs = []
+    for k in (1, 2, 3):
+        threads(k)
+        outs.append(log_kernel_sums(x, c, beta, method=method))
+    assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], outs[2])
+    assert outs[0].dtype == torch.float32 and outs[0].shape == (B, m)
+    assert_close(outs[0][:, ::97], brute_force(x[:, ::97], c, beta), TOL32)
+
+
+def test_gm_entropy_is_the_same_at_one_and_two_threads(threads):
+    c = torch.rand(30000, 4, generator=make_generator("cpu", 3), dtype=torch.float64)
+    est = []
+    for k in (1, 2):
+        threads(k)
+        est.append(gm_entropy(c, 0.02, n_mc=6000, generator=make_generator("cpu", 4)))
+    assert est[0].value == est[1].value and est[0].stderr == est[1].stderr
+
+
+def test_run_tasks_runs_all_reraises_and_restores_threads(threads):
+    from infoflow_core import _cpu_pool
+
+    threads(2)
+    done = []
+
+    def nested(i):  # a task that itself runs tasks: they run in line, no deadlock
+        _cpu_pool.run_tasks([lambda: done.append(("inner", i))])
+        done.append(i)
+
+    _cpu_pool.run_tasks([lambda i=i: nested(i) for i in range(6)])
+    assert sorted(v for v in done if isinstance(v, int)) == list(range(6)) and len(done) == 12
+    assert torch.get_num_threads() == 2
+
+    def boom():
+        raise RuntimeError("task failed")
+    ran = []
+    with pytest.raises(RuntimeError, match="task failed"):
+        _cpu_pool.run_tasks([boom] + [lambda i=i: ran.append(i) for i in range(4)])
+    assert sorted(ran) == list(range(4)) and torch.get_num_threads() == 2
+
+    with _cpu_pool.task_runner("cpu") as run:
+        assert torch.get_num_threads() == 1  # preparation between runs is single-threaded too
+        run([lambda: ran.append(9)])
+    assert torch.get_num_threads() == 2 and ran[-1] == 9
