@@ -337,6 +337,40 @@ def _network_results(**arrays):
     return ex.NetworkResults(config=SZTConfig.for_scale("quick").network("tanh"), **{**base, **arrays})
 
 
+def test_compression_over_seeds_counts_each_seed():
+    """Three synthetic seeds of one layer: one falls by 2 nats (compresses), one by
+    0.1 nats (below ln 1.5), one rises only; the count and the epochs are those."""
+    ep = np.array([1, 10, 100])
+    runs = [_network_results(epochs=ep, mi=np.array(v)[:, None], mi_stderr=np.full((3, 1), 0.01))
+            for v in ([5.0, 7.0, 5.0], [5.0, 5.1, 5.0], [5.0, 6.0, 7.0])]
+    c = ex.compression_over_seeds(runs, 1)
+    assert (c["n_seeds"], c["compresses"]) == (3, 1)
+    assert c["fall_from"] == [10, None, None] and c["fall_to"] == [100, None, None]
+    assert c["text"].startswith("T1 compresses in 1 of 3 seeds") and "10→100 (2.00 nats)" in c["text"]
+    assert [p["compresses"] for p in c["per_seed"]] == [True, False, False]
+    with pytest.raises(ValueError, match="runs"):
+        ex.compression_over_seeds([], 1)
+    with pytest.raises(ValueError, match="layer"):
+        ex.compression_over_seeds(runs, 2)
+
+
+def test_plots_draw_every_seed():
+    """Other seeds add one faint I(X;T_l) line per layer and a test-loss line to Fig. 5's
+    panel, and one trajectory per layer to the information plane; the plane's y range
+    covers them."""
+    from infoflow_core.plots import szt as szt_plots
+
+    ep = np.array([1, 10, 100])
+    mk = lambda y: _network_results(epochs=ep, mi=np.full((3, 1), 5.0), mi_stderr=np.full((3, 1), 0.01),  # noqa: E731
+                                    h_bin=np.zeros((3, 1)), mi_y=np.full((3, 1), y), mi_y_stderr=np.full((3, 1), 0.01))
+    runs = [mk(0.3), mk(0.5), mk(0.9)]
+    one = szt_plots.plot_information(runs[0])
+    three = szt_plots.plot_information(runs[0], other_seeds=runs[1:])
+    assert len(three.data) == len(one.data) + 2 * (1 + 1) and "3 seeds" in three.layout.title.text
+    plane = szt_plots.plot_information_plane({"tanh": runs[0]}, other_seeds={"tanh": runs[1:]})
+    assert len(plane.data) == 1 + 2 and plane.layout.yaxis.range[1] >= 0.9 + 0.02
+
+
 def test_analysis_helpers_on_synthetic_curves():
     mi = np.array([[8.0, 6.0], [8.0, 7.0], [8.0, 5.0]])
     r = _network_results(epochs=np.array([1, 10, 100]), mi=mi, mi_stderr=np.full_like(mi, 0.01), h_t=mi,

@@ -45,7 +45,7 @@ def _log_thin(n: int, k: int = 600) -> np.ndarray:
     return np.unique(np.round(np.logspace(0, np.log10(n), k)).astype(int) - 1)
 
 
-def plot_information(result, *, title: str | None = None) -> go.Figure:
+def plot_information(result, *, title: str | None = None, other_seeds=()) -> go.Figure:
     """Fig. 5 (left column): I(X; T_ℓ) per layer across epochs with ±2 standard-error
     bars, the train and test loss of the noiseless network below, and H(Bin(T_ℓ))
     (bins of 10β) at the bottom.
@@ -53,6 +53,10 @@ def plot_information(result, *, title: str | None = None) -> go.Figure:
     Parameters
     ----------
     result : NetworkResults
+    other_seeds : sequence of NetworkResults
+        Runs of the same network with other seeds (``SZTResults.seed_runs[name][1:]``):
+        their I(X; T_ℓ) and test loss are drawn as thin, faint lines in the same colours,
+        so the spread over seeds is seen beside the one run's error bars.
     """
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.45, 0.2, 0.35])
     ep = result.epochs
@@ -65,6 +69,16 @@ def plot_information(result, *, title: str | None = None) -> go.Figure:
                       row=1, col=1)
         fig.add_trace(go.Scatter(x=ep, y=result.h_bin[:, k], mode="lines", name=f"T{k + 1}", showlegend=False,
                                  legendgroup=f"T{k + 1}", line={"color": color, "dash": "dot"}), row=3, col=1)
+    for j, other in enumerate(other_seeds):
+        for k in range(other.n_layers):
+            fig.add_trace(go.Scatter(x=other.epochs, y=other.mi[:, k], mode="lines", name=f"T{k + 1}, other seeds",
+                                     legendgroup=f"T{k + 1}", showlegend=False, opacity=0.45, hoverinfo="x+y+name",
+                                     line={"color": _LAYER_COLORS[k % len(_LAYER_COLORS)], "width": 1}),
+                          row=1, col=1)
+        keep = _log_thin(len(other.loss_epochs))
+        fig.add_trace(go.Scatter(x=other.loss_epochs[keep], y=other.test_loss[keep].astype(np.float32), mode="lines",
+                                 name="test loss, other seeds", showlegend=j == 0, opacity=0.45,
+                                 line={"color": "gray", "width": 1, "dash": "dash"}), row=2, col=1)
     keep = _log_thin(len(result.loss_epochs))  # at most ~600 points on the log axis
     le = result.loss_epochs[keep]
     fig.add_trace(go.Scatter(x=le, y=result.train_loss[keep].astype(np.float32), mode="lines", name="train loss",
@@ -78,7 +92,8 @@ def plot_information(result, *, title: str | None = None) -> go.Figure:
     fig.update_yaxes(title_text="I(X; T<sub>ℓ</sub>) [nats]", row=1, col=1)
     fig.update_yaxes(title_text="loss [nats]", row=2, col=1)
     fig.update_yaxes(title_text="H(Bin(T<sub>ℓ</sub>)), bin 10β", row=3, col=1)
-    fig.update_layout(height=760, title={"text": title or f"Information flow: {_title(result)}"},
+    seeds = f" ({1 + len(other_seeds)} seeds: one with ±2 s.e., the others faint)" if len(other_seeds) else ""
+    fig.update_layout(height=760, title={"text": title or f"Information flow: {_title(result)}{seeds}"},
                       legend={"orientation": "v"}, margin={"t": 60})
     return fig
 
@@ -218,7 +233,7 @@ def _epoch_colorbar(show: bool) -> dict:
     return {"title": "log₁₀ epoch"} if show else {}
 
 
-def plot_information_plane(results: dict, *, h_y: float | None = None) -> go.Figure:
+def plot_information_plane(results: dict, *, h_y: float | None = None, other_seeds: dict | None = None) -> go.Figure:
     """The information plane of the noisy networks: I(X; T_ℓ) (x) against I(T_ℓ; Y) (y)
     over the measured epochs, one panel per network, one trajectory per layer (line in
     the layer's colour, markers coloured by log₁₀ epoch, ±2 standard errors on both
@@ -230,6 +245,9 @@ def plot_information_plane(results: dict, *, h_y: float | None = None) -> go.Fig
         Networks with ``mi_y`` (e.g. ``SZTResults.networks``), at most four.
     h_y : float, optional
         H(Y) in nats, drawn as a dashed line (the ceiling of I(T; Y)).
+    other_seeds : dict of str to sequence of NetworkResults, optional
+        Runs of the same networks with other seeds (e.g. ``{k: v[1:] for k, v in
+        SZTResults.seed_runs.items()}``), drawn as thin, faint trajectories.
     """
     names = list(results)
     if not 1 <= len(names) <= 4:
@@ -238,8 +256,9 @@ def plot_information_plane(results: dict, *, h_y: float | None = None) -> go.Fig
     rows = math.ceil(len(names) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[_NAMES.get(n, n) for n in names],
                         horizontal_spacing=0.08, vertical_spacing=0.12)
-    lo = min(float((r.mi_y - 2 * r.mi_y_stderr).min()) for r in results.values())
-    hi = max(float((r.mi_y + 2 * r.mi_y_stderr).max()) for r in results.values())
+    every = list(results.values()) + [o for runs in (other_seeds or {}).values() for o in runs]
+    lo = min(float((r.mi_y - 2 * r.mi_y_stderr).min()) for r in every)
+    hi = max(float((r.mi_y + 2 * r.mi_y_stderr).max()) for r in every)
     y_range = [max(0.0, lo) - 0.02, max(hi, h_y or 0.0) + 0.02]
     for j, name in enumerate(names):
         r = results[name]
@@ -256,6 +275,12 @@ def plot_information_plane(results: dict, *, h_y: float | None = None) -> go.Fig
                 error_x={"type": "data", "array": 2 * r.mi_stderr[:, k], "thickness": 1, "width": 0},
                 error_y={"type": "data", "array": 2 * r.mi_y_stderr[:, k], "thickness": 1, "width": 0},
                 text=[f"T{k + 1}, epoch {e}" for e in r.epochs], hoverinfo="text+x+y"), row=row, col=col)
+        for other in (other_seeds or {}).get(name, ()):
+            for k in range(other.n_layers):
+                fig.add_trace(go.Scatter(x=other.mi[:, k], y=other.mi_y[:, k], mode="lines", opacity=0.45,
+                                         name=f"T{k + 1}, other seeds", legendgroup=f"T{k + 1}", showlegend=False,
+                                         line={"color": _LAYER_COLORS[k % len(_LAYER_COLORS)], "width": 1},
+                                         hoverinfo="x+y+name"), row=row, col=col)
         if h_y is not None:
             fig.add_hline(y=h_y, line={"dash": "dash", "color": "gray", "width": 1}, row=row, col=col)
     fig.update_xaxes(title_text="I(X; T<sub>ℓ</sub>) [nats]")

@@ -53,6 +53,37 @@ def compression_summary(result, layer: int, *, n_sigma: float = 5.0,
             "compresses": bool(fall_sigma > n_sigma and fall > min_fall)}
 
 
+def compression_over_seeds(runs, layer: int, *, n_sigma: float = 5.0, min_fall: float = math.log(1.5)) -> dict:
+    """:func:`compression_summary` of one layer in each seed's run, and the count.
+
+    Parameters
+    ----------
+    runs : sequence of NetworkResults
+        One network's runs over seeds (``SZTResults.seed_runs[name]``).
+    layer : int
+        Counts from 1.
+
+    Returns
+    -------
+    dict
+        ``n_seeds``; ``compresses``: in how many runs the layer compresses;
+        ``fall_from`` and ``fall_to``: per run, the epochs of its largest fall (where it
+        compresses, else None); ``per_seed``: the summaries; ``text``: one line,
+        e.g. ``"T5 compresses in 2 of 3 seeds (largest fall from epoch 80 to 10000, …)"``.
+    """
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs must hold at least one NetworkResults, got none")
+    per = [compression_summary(r, layer, n_sigma=n_sigma, min_fall=min_fall) for r in runs]
+    yes = [p for p in per if p["compresses"]]
+    where = ", ".join(f"{p['fall_from']}→{p['fall_to']} ({p['fall']:.2f} nats)" for p in yes)
+    text = f"T{layer} compresses in {len(yes)} of {len(runs)} seed{'s' if len(runs) != 1 else ''}" + (
+        f" (largest fall, epochs: {where})" if yes else "")
+    return {"layer": layer, "n_seeds": len(runs), "compresses": len(yes),
+            "fall_from": [p["fall_from"] if p["compresses"] else None for p in per],
+            "fall_to": [p["fall_to"] if p["compresses"] else None for p in per], "per_seed": per, "text": text}
+
+
 def label_entropy(labels) -> float:
     """H(Y) in nats of the labels' empirical distribution (inputs weighed equally).
 
