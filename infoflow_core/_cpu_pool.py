@@ -23,6 +23,7 @@ bit, whatever ``torch.set_num_threads`` or ``OMP_NUM_THREADS`` says.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,16 +32,18 @@ import torch
 
 __all__: list[str] = []
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}  # (process id, workers) -> pool
 _LOCK = threading.Lock()
 _LOCAL = threading.local()
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
+    """The pool of this process (a forked child has none of its parent's threads)."""
+    key = (os.getpid(), workers)
     with _LOCK:
-        pool = _POOLS.get(workers)
+        pool = _POOLS.get(key)
         if pool is None:
-            pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="infoflow-cpu",
+            pool = _POOLS[key] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="infoflow-cpu",
                                                         initializer=_mark_worker)
         return pool
 

@@ -309,3 +309,19 @@ def test_run_tasks_runs_all_reraises_and_restores_threads(threads):
         assert torch.get_num_threads() == 1  # preparation between runs is single-threaded too
         run([lambda: ran.append(9)])
     assert torch.get_num_threads() == 2 and ran[-1] == 9
+
+
+def test_kernel_sums_in_a_forked_child(threads):
+    """A process forked after the workers started (a DataLoader worker, multiprocessing
+    with fork) gets its own workers instead of waiting on its parent's."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    threads(2)
+    c = torch.rand(1, 20000, 3, generator=make_generator("cpu", 5))
+    x = c[:, :3000] + 0.01
+    here = log_kernel_sums(x, c, 0.05)  # starts this process's workers
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        there = pool.apply_async(log_kernel_sums, (x, c, 0.05)).get(timeout=120)
+    assert torch.equal(here, there)
