@@ -540,6 +540,29 @@ def test_binned_plane_phases_count_any_change():
         ex.binned_plane_phases(b, 1, 1)
 
 
+def test_fig1_slider_shows_every_seed_of_each_bin_size():
+    """plot_binning with other seeds: each slider step makes the L curves of the first seed
+    and the L of each other seed visible, at that bin size only; other bin sizes are refused."""
+    from infoflow_core.plots import szt as szt_plots
+
+    def det(h):
+        return ex.DeterministicResults(config=SZTConfig.for_scale("quick").network("deterministic"),
+                                       epochs=np.array([1, 10]), bin_sizes=np.array([0.1, 0.01]), h_bin=h,
+                                       h_bin_y=0 * h, loss_epochs=np.arange(1, 2), train_loss=np.zeros(1),
+                                       test_loss=np.zeros(1), train_acc=np.zeros(1), test_acc=np.zeros(1))
+    runs = [det(np.full((2, 2, 3), v)) for v in (1.0, 2.0, 3.0)]  # (E, K, L)
+    fig = szt_plots.plot_binning(runs[0], other_seeds=runs[1:])
+    assert len(fig.data) == 2 * 3 * 3 and "3 seeds" in fig.layout.title.text
+    step = fig.layout.sliders[0].steps[1]
+    shown = [t for t, v in zip(fig.data, step.args[0]["visible"]) if v]
+    assert len(shown) == 9 and sorted({float(t.y[0]) for t in shown}) == [1.0, 2.0, 3.0]
+    assert all(t.visible is not True for t in fig.data[9:]) and all(t.visible for t in fig.data[:9])
+    other = det(np.zeros((2, 2, 3)))
+    other.bin_sizes = np.array([0.5, 0.05])
+    with pytest.raises(ValueError, match="other_seeds"):
+        szt_plots.plot_binning(runs[0], other_seeds=[other])
+
+
 def test_choose_n_mc_reaches_the_target():
     """A layer with Monte Carlo variance gets about the samples for the target stderr:
     estimates with the chosen n_mc have an h(T) stderr within 30 % of the target (the

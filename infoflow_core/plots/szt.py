@@ -158,24 +158,43 @@ def plot_distance_histograms(result) -> go.Figure:
     return fig
 
 
-def plot_binning(binning) -> go.Figure:
+def plot_binning(binning, *, other_seeds=()) -> go.Figure:
     """Fig. 1: I(X; Bin(T_ℓ)) = H(Bin(T_ℓ)) of the deterministic network across epochs,
-    one curve per layer, with a slider over the bin size. Dashed: ln 4096 ≈ 8.32."""
+    one curve per layer, with a slider over the bin size. Dashed: ln 4096 ≈ 8.32.
+
+    Parameters
+    ----------
+    binning : DeterministicResults
+    other_seeds : sequence of DeterministicResults
+        Runs with other seeds (``SZTResults.deterministic_runs[1:]``), same bin sizes:
+        drawn as thin, faint lines in the layers' colours.
+    """
+    for other in other_seeds:
+        if not np.array_equal(other.bin_sizes, binning.bin_sizes):
+            raise ValueError(f"other_seeds must have the bin sizes {binning.bin_sizes.tolist()}, "
+                             f"got {other.bin_sizes.tolist()}")
     h = binning.h_bin  # (E, K, L)
     n_e, n_k, n_l = h.shape
     fig = go.Figure()
     for j in range(n_k):
         for k in range(n_l):
             fig.add_trace(go.Scatter(x=binning.epochs, y=h[:, j, k], mode="lines+markers", name=f"T{k + 1}",
-                                     marker={"size": 4}, line={"color": _LAYER_COLORS[k % len(_LAYER_COLORS)]},
-                                     visible=(j == 0)))
+                                     legendgroup=f"T{k + 1}", marker={"size": 4},
+                                     line={"color": _LAYER_COLORS[k % len(_LAYER_COLORS)]}, visible=(j == 0)))
+        for other in other_seeds:
+            for k in range(n_l):
+                fig.add_trace(go.Scatter(x=other.epochs, y=other.h_bin[:, j, k], mode="lines", opacity=0.45,
+                                         name=f"T{k + 1}, other seeds", legendgroup=f"T{k + 1}", showlegend=False,
+                                         line={"color": _LAYER_COLORS[k % len(_LAYER_COLORS)], "width": 1},
+                                         visible=(j == 0)))
     labels = [f"{b:g}" for b in binning.bin_sizes]
-    titles = [f"Deterministic network (β = 0): H(Bin(T<sub>ℓ</sub>)), bin size {b}" for b in labels]
+    seeds = f" ({1 + len(other_seeds)} seeds)" if len(other_seeds) else ""
+    titles = [f"Deterministic network (β = 0): H(Bin(T<sub>ℓ</sub>)), bin size {b}{seeds}" for b in labels]
     fig.add_hline(y=_LN_4096, line={"dash": "dash", "color": "gray", "width": 1},
                   annotation_text="ln 4096", annotation_position="bottom right")
     fig.update_layout(title={"text": titles[0]}, height=450, xaxis={"type": "log", "title": "epoch"},
                       yaxis={"title": "I(X; Bin(T<sub>ℓ</sub>)) [nats]", "range": [0, 8.8]},
-                      sliders=slider(slider_steps(labels, n_l, titles=titles), "bin size "))
+                      sliders=slider(slider_steps(labels, n_l * (1 + len(other_seeds)), titles=titles), "bin size "))
     return fig
 
 
@@ -323,5 +342,5 @@ def plot_binned_information_plane(binning) -> go.Figure:
                       xaxis={"title": "I(X; Bin(T<sub>ℓ</sub>)) = H(Bin(T<sub>ℓ</sub>)) [nats]", "range": [0, 8.6]},
                       yaxis={"title": "I(Bin(T<sub>ℓ</sub>); Y) [nats]", "range": [0, 0.72]},
                       legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}, margin={"t": 90},
-                      sliders=slider(slider_steps(labels, n_l, titles=titles), "bin size "))
+                      sliders=slider(slider_steps(labels, n_l * (1 + len(other_seeds)), titles=titles), "bin size "))
     return fig
