@@ -557,6 +557,8 @@ def test_fig1_slider_shows_every_seed_of_each_bin_size():
     shown = [t for t, v in zip(fig.data, step.args[0]["visible"]) if v]
     assert len(shown) == 9 and sorted({float(t.y[0]) for t in shown}) == [1.0, 2.0, 3.0]
     assert all(t.visible is not True for t in fig.data[9:]) and all(t.visible for t in fig.data[:9])
+    plane = szt_plots.plot_binned_information_plane(runs[0])  # one seed, the same slider over bin sizes
+    assert len(plane.data) == 2 * 3 and sum(plane.layout.sliders[0].steps[1].args[0]["visible"]) == 3
     other = det(np.zeros((2, 2, 3)))
     other.bin_sizes = np.array([0.5, 0.05])
     with pytest.raises(ValueError, match="other_seeds"):

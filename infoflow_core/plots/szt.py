@@ -342,5 +342,5 @@ def plot_binned_information_plane(binning) -> go.Figure:
                       xaxis={"title": "I(X; Bin(T<sub>ℓ</sub>)) = H(Bin(T<sub>ℓ</sub>)) [nats]", "range": [0, 8.6]},
                       yaxis={"title": "I(Bin(T<sub>ℓ</sub>); Y) [nats]", "range": [0, 0.72]},
                       legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}, margin={"t": 90},
-                      sliders=slider(slider_steps(labels, n_l * (1 + len(other_seeds)), titles=titles), "bin size "))
+                      sliders=slider(slider_steps(labels, n_l, titles=titles), "bin size "))
     return fig
