@@ -23,6 +23,11 @@ This module is the one dispatcher; :data:`METHODS` is the table of paths that
   installed and passes :func:`triton_self_check`; otherwise dense or pruned per
   mixture, see :func:`choose_method`.
 
+On CPU the dense and pruned paths cut the queries into slices (about
+:data:`CPU_TASK_PAIRS` pairs each, by sizes only) that :mod:`._cpu_pool` runs on
+single-threaded workers: a busy machine slows them no more than a single-threaded
+library, and the results are the same bit for bit at any thread count.
+
 :mod:`._triton` is imported only from :func:`_triton_module`, so CPU installs
 never import it (nor ``triton``), and it imports nothing from here.
 
