@@ -321,7 +321,9 @@ def test_cli_runs_a_tiny_experiment(tmp_path):
     sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={json.dumps(v)}")]
     assert main(["szt", "--scale", "quick", "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress",
                  "--set", "networks=[\"tanh\"]", *sets]) == 0
-    assert ex.SZTResults.load(tmp_path / "run").networks["tanh"].mi.shape == (2, 5)
+    back = ex.SZTResults.load(tmp_path / "run")
+    assert back.networks["tanh"].mi.shape == (2, 5)
+    assert back.describe().startswith("quick scale: 1 seed per network (root seed ") and "2 measured" in back.describe()
 
 
 # ---------------------------------------------------------------- analysis

@@ -275,6 +275,16 @@ class SZTResults(ExperimentResults):
         if self.dpi is None and self.realizations:
             self.dpi = self.realizations[0]
 
+    def describe(self) -> str:
+        """Where these numbers come from: scale, the seeds every network's curves hold,
+        n_x, provenance."""
+        c = self.config
+        n = len(next(iter(self.seed_runs.values()), []))
+        seeds = ", ".join(str(s) for s in c.seeds[:n])
+        plural = "s" if n != 1 else ""
+        return (f"{c.scale} scale: {n} seed{plural} per network (root seed{plural} {seeds}), "
+                f"{c.n_epochs} epochs, {len(c.epochs)} measured, n_x = {c.n_x}; {self.provenance.describe()}")
+
     @staticmethod
     def _prefix(name: str, k: int) -> str:
         return f"{name}__" if k == 0 else f"{name}__s{k}__"
