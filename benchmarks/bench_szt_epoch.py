@@ -193,7 +193,8 @@ def run_joint(variant: str, n_x: int, args, y: torch.Tensor, net: SZTNet, sample
 def markdown(meta: dict, runs: list[dict]) -> str:
     lines = [f"# SZT measured epoch on {meta['device']}", "",
              f"{meta['network']}, inputs: {meta['inputs']}; "
-             f"n_mc = {meta['n_mc']}, n_mc_given_x = {meta['n_mc_given_x']}; torch {meta['torch']}, "
+             f"n_mc = {meta['n_mc']}, n_mc_given_x = {meta['n_mc_given_x']}; CPU float32 kernels: "
+             f"{meta.get('kernels', 'torch')}; torch {meta['torch']}, "
              f"{meta['date']}. Cells: I(X;T_ℓ) ± its Monte Carlo standard error, nats (seconds).", "",
              "| n_x | variant | sampling (s) | " + " | ".join(f"I(X;T_{k}) (s)" for k in range(1, 6))
              + " | max stderr | total (s) |",
@@ -236,11 +237,15 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         from infoflow_core._kernels import triton_self_check
         print(f"triton kernel used by method='auto': {triton_self_check(device)}", flush=True)
+    from infoflow_core._native import status as native_status
+    kernels = native_status() if device.type == "cpu" else "torch / triton"
+    print(f"CPU float32 kernel sums: {kernels}", flush=True)
     net, network = build_net(device, args, x, y)
     print(network, flush=True)
     runs = [r for n_x in args.n_x for r in run(device, n_x, args, x, y, net)]
     meta = dict(device=name, torch=torch.__version__, beta=net.beta, n_mc=args.n_mc, n_mc_given_x=args.n_mc_given_x,
                 train_epochs=args.train_epochs, network=network, inputs=source, platform=platform.platform(),
+                kernels=kernels, target_stderr=args.target_stderr,
                 date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     md = markdown(meta, runs)
     print(md)

@@ -36,6 +36,7 @@ import math
 
 import torch
 
+from . import _native
 from ._tiles import BLOCK_ELEMENTS, exp_floor, log_sum_exp, squared_distances
 
 __all__: list[str] = []
@@ -108,6 +109,8 @@ class Partition:
         0 for real centres, −inf for padding slots.
     lo, hi : list of Tensor, shape (2**l, d)
         Tight bounding boxes of the nodes of each level l = 0..levels.
+    counts : Tensor, shape (nb,)
+        Real centres per block (they fill the first slots).
     """
 
     def __init__(self, centers: torch.Tensor, leaf: int):
@@ -115,32 +118,14 @@ class Partition:
         device = centers.device
         # Enough levels for blocks of ≤ leaf centres, never so many that a block is empty.
         levels = min(math.ceil(math.log2(n / leaf)), n.bit_length() - 1) if n > leaf else 0
-        order = torch.arange(n, device=device)
         pos = torch.arange(n, device=device)
-        # The tree is balanced, so segment sizes depend on n only: a segment of c
-        # points splits into ceil(c/2) and floor(c/2).
-        counts = torch.tensor([n], device=device)
-        # Coordinates quantised to 30 bits over their global range (for sorting only).
-        glo, ghi = centers.amin(dim=0), centers.amax(dim=0)  # (d,)
-        unit = float((1 << 30) - 1) / (ghi - glo).to(torch.float64).clamp_min(1e-300)  # (d,)
-        qc = ((centers - glo).to(torch.float64) * unit).clamp_(0, (1 << 30) - 1).to(torch.int32)  # (n, d)
-        for level in range(levels):
-            nseg = 1 << level
-            seg = torch.repeat_interleave(torch.arange(nseg, device=device), counts)  # (n,) segment of each position
-            # Widest coordinate of each segment, from a strided subsample (segments are contiguous).
-            stride = max(1, n // (nseg * 64))
-            sub = pos[::stride]  # (s,)
-            sseg = seg[sub]
-            q = centers[order[sub]]  # (s, d)
-            idx = sseg.unsqueeze(1).expand_as(q)  # (s, d)
-            lo = torch.full((nseg, d), math.inf, dtype=q.dtype, device=device).scatter_reduce(0, idx, q, "amin")
-            hi = torch.full((nseg, d), -math.inf, dtype=q.dtype, device=device).scatter_reduce(0, idx, q, "amax")
-            dim = torch.nan_to_num(hi - lo, nan=0.0, posinf=0.0, neginf=0.0).argmax(dim=1)  # (nseg,)
-            key = qc.reshape(-1)[order * d + dim[seg]]  # (n,) quantised coordinate used by its segment
-            # One int32 sort key: segment in the high bits, the coordinate's top 30 − level bits below.
-            perm = torch.argsort(seg.to(torch.int32).bitwise_left_shift_(30 - level).bitwise_or_(key >> level))
-            order = order[perm]
-            counts = torch.stack([(counts + 1) // 2, counts // 2], dim=1).reshape(-1)  # (2·nseg,)
+        if _native.usable(centers, centers):
+            order = _native.kd_order(centers, levels)  # (n,) exact median splits, by selection in C
+            counts = torch.tensor([n], device=device)
+            for _ in range(levels):
+                counts = torch.stack([(counts + 1) // 2, counts // 2], dim=1).reshape(-1)
+        else:
+            order, counts = _sorted_order(centers, levels, pos)
         nb = 1 << levels
         seg = torch.repeat_interleave(torch.arange(nb, device=device), counts)  # (n,) block of each position
         starts = torch.cumsum(counts, 0) - counts
@@ -159,6 +144,24 @@ class Partition:
         self.lo, self.hi = lo[::-1], hi[::-1]
         self.levels = levels
         self.n = n
+        self.counts = counts.to(torch.int64)
+        self._blocks_t = None
+        self._tree_boxes = None
+
+    @property
+    def tree_boxes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All nodes' boxes (lo, hi), each (2·nb − 1, d) contiguous, in heap order (level by
+        level), for :mod:`._native` (built once)."""
+        if self._tree_boxes is None:
+            self._tree_boxes = (torch.cat(self.lo).contiguous(), torch.cat(self.hi).contiguous())
+        return self._tree_boxes
+
+    @property
+    def blocks_t(self) -> torch.Tensor:
+        """The blocks transposed, (nb, d, leaf) contiguous, for :mod:`._native` (built once)."""
+        if self._blocks_t is None:
+            self._blocks_t = self.blocks.transpose(1, 2).contiguous()
+        return self._blocks_t
 
     @property
     def n_blocks(self) -> int:
@@ -167,6 +170,39 @@ class Partition:
     @property
     def leaf(self) -> int:
         return self.blocks.shape[1]
+
+
+def _sorted_order(centers: torch.Tensor, levels: int, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The centres' order in the blocks of :class:`Partition` and the block sizes, by one
+    torch sort per level (any dtype or device): returns order (n,) and counts (2**levels,)."""
+    n, d = centers.shape
+    device = centers.device
+    order = torch.arange(n, device=device)
+    # The tree is balanced, so segment sizes depend on n only: a segment of c
+    # points splits into ceil(c/2) and floor(c/2).
+    counts = torch.tensor([n], device=device)
+    # Coordinates quantised to 30 bits over their global range (for sorting only).
+    glo, ghi = centers.amin(dim=0), centers.amax(dim=0)  # (d,)
+    unit = float((1 << 30) - 1) / (ghi - glo).to(torch.float64).clamp_min(1e-300)  # (d,)
+    qc = ((centers - glo).to(torch.float64) * unit).clamp_(0, (1 << 30) - 1).to(torch.int32)  # (n, d)
+    for level in range(levels):
+        nseg = 1 << level
+        seg = torch.repeat_interleave(torch.arange(nseg, device=device), counts)  # (n,) segment of each position
+        # Widest coordinate of each segment, from a strided subsample (segments are contiguous).
+        stride = max(1, n // (nseg * 64))
+        sub = pos[::stride]  # (s,)
+        sseg = seg[sub]
+        q = centers[order[sub]]  # (s, d)
+        idx = sseg.unsqueeze(1).expand_as(q)  # (s, d)
+        lo = torch.full((nseg, d), math.inf, dtype=q.dtype, device=device).scatter_reduce(0, idx, q, "amin")
+        hi = torch.full((nseg, d), -math.inf, dtype=q.dtype, device=device).scatter_reduce(0, idx, q, "amax")
+        dim = torch.nan_to_num(hi - lo, nan=0.0, posinf=0.0, neginf=0.0).argmax(dim=1)  # (nseg,)
+        key = qc.reshape(-1)[order * d + dim[seg]]  # (n,) quantised coordinate used by its segment
+        # One int32 sort key: segment in the high bits, the coordinate's top 30 − level bits below.
+        perm = torch.argsort(seg.to(torch.int32).bitwise_left_shift_(30 - level).bitwise_or_(key >> level))
+        order = order[perm]
+        counts = torch.stack([(counts + 1) // 2, counts // 2], dim=1).reshape(-1)  # (2·nseg,)
+    return order, counts
 
 
 def _box_lower_bounds(x: torch.Tensor, qry: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,
@@ -237,6 +273,9 @@ def _kept_pairs(x: torch.Tensor, part: Partition, beta: float,
     the tree is descended again keeping the nodes whose box is within
     ``u + 2β²(ln n + 28)``. ``sh`` is the distance shift of :func:`._tiles.shift`.
     """
+    margin = 2.0 * beta * beta * (math.log(part.n) + PRUNE_LOG_TOLERANCE)
+    if _native.usable(x, part.blocks, part.leaf):
+        return _native.kept_blocks(x, part, margin)
     q = x.shape[0]
     device = x.device
     qall = torch.arange(q, device=device)
@@ -252,7 +291,6 @@ def _kept_pairs(x: torch.Tensor, part: Partition, beta: float,
     ok = members >= 0
     upper = torch.full((q,), math.inf, dtype=torch.float64, device=device).scatter_reduce(
         0, members[ok], mins[ok], "amin")  # (q,) ≥ nearest-centre squared distance
-    margin = 2.0 * beta * beta * (math.log(part.n) + PRUNE_LOG_TOLERANCE)
     thr = (upper + margin).to(x.dtype)  # (q,)
     qry = qall
     node = torch.zeros(q, dtype=torch.long, device=device)
@@ -294,7 +332,11 @@ def log_kernel_sums_pruned_one(x: torch.Tensor, part: Partition, beta: float,
         q = xs.shape[0]
         blk, qry = _kept_pairs(xs, part, beta, sh)  # (P,) each, sorted by block
         members, piece_blk = _pieces(blk, qry, part.n_blocks)
-        vals = _tile_map(xs, part, members, piece_blk, sh, lse)  # (n_pieces, g)
+        if _native.usable(xs, part.blocks, part.leaf):
+            vals = _native.lse_pieces(xs, part.blocks_t, part.counts, members, piece_blk, scale,
+                                      floor)  # (n_pieces, g)
+        else:
+            vals = _tile_map(xs, part, members, piece_blk, sh, lse)  # (n_pieces, g)
         ok = members >= 0
         vals, who = vals[ok], members[ok]  # (P,) each
         mx = torch.full((q,), -math.inf, dtype=torch.float64, device=x.device).scatter_reduce(0, who, vals, "amax")

@@ -171,6 +171,7 @@ def test_szt_run_with_a_target_integrates_jointly():
     net = run_szt(cfg, device="cpu", progress=False).networks["tanh"]
     assert np.isfinite(net.mi).all() and np.isfinite(net.mi_y).all()
     assert (net.mi_stderr <= 0.035).all() and (net.mi_y_stderr <= 0.035).all()
-    assert (net.mi <= math.log(4096) + 3 * net.mi_stderr + 1e-9).all()
+    # + 1e-6: float32 kernel sums carry ~1e-7 relative rounding on log-densities of order 1-10 nats
+    assert (net.mi <= math.log(4096) + 3 * net.mi_stderr + 1e-6).all()
     assert (net.mi_y <= net.mi + 3 * np.hypot(net.mi_stderr, net.mi_y_stderr)).all()
     assert net.mi_path.shape == net.mi.shape
