@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (Python 3.11+):
 #   make book   set up .venv and build the book into _build/html (warnings are errors)
-#   make test   set up .venv (+ Debian chromium) and run every test
+#   make test   set up .venv (+ Debian chromium, + gcc without a C compiler) and run every test
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -21,7 +21,7 @@ mkdir -p _build; if [ "$$(cat _build/.scale 2>/dev/null)" != "$(1) $(BOOK_INPUTS
   rm -rf _build/.jupyter_cache _build/jupyter_execute _build/.doctrees _build/html; echo "$(1) $(BOOK_INPUTS_HASH)" > _build/.scale; fi
 endef
 
-.PHONY: setup lab book book-quick test test-unit test-notebooks test-browser chromium notebook-outputs clean
+.PHONY: setup lab book book-quick test test-unit test-notebooks test-browser chromium compiler notebook-outputs clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,11 @@ lab: setup
 	  git config filter.nbstripout.clean '"$(abspath $(VENV))/bin/python" -m nbstripout --keep-id'; fi
 	INFOFLOW_SCALE=$${INFOFLOW_SCALE:-book} $(VENV)/bin/jupyter lab --allow-root book/
 
+# A C compiler for infoflow_core's C kernels (the library falls back to torch without one;
+# the tests of the C kernels need it).
+compiler:
+	@command -v cc >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
@@ -65,7 +70,7 @@ test-notebooks: setup
 test-browser: book-quick chromium
 	$(PY) -m pytest -q tests -m browser
 
-test: setup chromium
+test: setup compiler chromium
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
 	$(MAKE) test-browser

@@ -58,6 +58,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from infoflow_core.models.szt import SZTNet  # noqa: E402
+from infoflow_core._native import status as native_status, switched  # noqa: E402
 from infoflow_core.noise import sample_representations  # noqa: E402
 
 
@@ -101,7 +102,7 @@ def train_briefly(net: SZTNet, x: torch.Tensor, y: torch.Tensor, epochs: int, se
 def build_net(device: torch.device, args, x: torch.Tensor, y: torch.Tensor) -> tuple[SZTNet, str]:
     """The network to measure and a line saying which it is."""
     if args.results:
-        from infoflow_core.experiments.szt import SZTConfig, SZTResults
+        from infoflow_core.experiments.szt import SZTResults
         stored = SZTResults.load(args.results)
         tanh = stored.networks["tanh"]
         if args.epoch is None:
@@ -123,9 +124,6 @@ VARIANTS = ("plain", "collapse", "cv", "cv+collapse", "cv+collapse+auto", "cv+co
 
 
 def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, net: SZTNet) -> list[dict]:
-    from infoflow_core.experiments.szt import (choose_n_mc, choose_n_mc_given_x, estimate_information,
-                                               estimate_information_jointly, estimate_label_information)
-
     g = torch.Generator(device=device).manual_seed(args.seed)
     sync(device)
     t0 = time.perf_counter()
@@ -133,9 +131,25 @@ def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, 
     sync(device)
     t_sample = time.perf_counter() - t0
     out = []
+    for kernels in args.kernels:  # each with the same Monte Carlo draws: differences are the kernels' rounding
+        with switched(kernels == "c"):
+            g = torch.Generator(device=device).manual_seed(args.seed + 1)
+            out += run_variants(device, n_x, args, x, y, net, samples, t_sample, g,
+                                suffix="" if args.kernels == ["c"] else f" [{kernels}]")
+    return out
+
+
+def run_variants(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, net: SZTNet, samples: list, t_sample: float,
+                 g: torch.Generator, suffix: str) -> list[dict]:
+    """Every variant of ``args.variants`` on the same samples; ``suffix`` is added to their names."""
+    from infoflow_core.experiments.szt import (choose_n_mc, choose_n_mc_given_x, estimate_information,
+                                               estimate_label_information)
+
+    out = []
     for variant in args.variants:
         if variant.startswith("joint"):
             out.append(run_joint(variant, n_x, args, y, net, samples, t_sample, g))
+            out[-1]["variant"] += suffix
             continue
         cv, collapse, ty = variant.startswith("cv"), "collapse" in variant, "TY" in variant
         auto = "auto" in variant
@@ -161,8 +175,8 @@ def run(device: torch.device, n_x: int, args, x: torch.Tensor, y: torch.Tensor, 
             print(f"  n_x={n_x:5d} {variant:15s} layer {ell} (d={s.shape[-1]:2d}): I = {mi.value:8.4f} ± "
                   f"{mi.stderr:.4f} nats  ({row['seconds']:8.2f} s, h(T) {mi.h_t_path})", flush=True)
         total = t_sample + sum(r["seconds"] for r in layers)
-        out.append(dict(n_x=n_x, variant=variant, n_inputs=x.shape[0], sample_seconds=t_sample, total_seconds=total,
-                        max_stderr=max(r["stderr"] for r in layers), layers=layers))
+        out.append(dict(n_x=n_x, variant=variant + suffix, n_inputs=x.shape[0], sample_seconds=t_sample,
+                        total_seconds=total, max_stderr=max(r["stderr"] for r in layers), layers=layers))
     return out
 
 
@@ -228,6 +242,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out-dir", type=Path, default=None)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--kernels", nargs="+", default=["c"], choices=["c", "torch"],
+                    help="CPU float32 kernel sums: the C kernels (infoflow_core._native, where they compile) and/or "
+                         "the torch tiles; with both, every variant runs with each on the same samples")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     x, y, source = szt_inputs()
@@ -237,7 +254,6 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         from infoflow_core._kernels import triton_self_check
         print(f"triton kernel used by method='auto': {triton_self_check(device)}", flush=True)
-    from infoflow_core._native import status as native_status
     kernels = native_status() if device.type == "cpu" else "torch / triton"
     print(f"CPU float32 kernel sums: {kernels}", flush=True)
     net, network = build_net(device, args, x, y)

@@ -167,7 +167,8 @@ def choose_method(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
     if n < AUTO_PRUNE_MIN_CENTERS or m * n < AUTO_PRUNE_MIN_PAIRS:
         return "dense"
     if part is None:
-        part = _kernels_pruned.partition_of(centers, leaf or _kernels_pruned.default_leaf(d))
+        leaf = leaf or _kernels_pruned.default_leaf(d, _native.usable(x, centers))
+        part = _kernels_pruned.partition_of(centers, leaf)
     probe = x[torch.linspace(0, m - 1, min(m, AUTO_PROBE_QUERIES), device=x.device).long()]  # (p, d)
     frac = _kernels_pruned.kept_fraction(probe, part, beta, shift(centers.unsqueeze(0)))
     limit = AUTO_PRUNE_MAX_FRACTION["small_d" if d < MATMUL_MIN_DIM else "large_d"]
@@ -188,8 +189,9 @@ def log_kernel_sums(x: torch.Tensor, centers: torch.Tensor, beta: float, *,
         Kernel width (standard deviation) β > 0.
     chunk_size : int or "auto"
         Centres per block (``"auto"``: 2048 for the dense path; for the pruned path
-        the size of its spatial blocks, "auto": 256 for d ≤ 16, else 512). The
-        number of query points per block is chosen so that a block holds about
+        the size of its spatial blocks, "auto": 256 for d ≤ 16, else 512; 512 with
+        the C kernels of :mod:`._native`, whose dense path always takes blocks of
+        256). The number of query points per block is chosen so that a block holds about
         4·10⁶ numbers. Results do not depend on it beyond floating-point summation
         order.
     method : str
@@ -221,7 +223,7 @@ def _log_kernel_sums_tasks(x: torch.Tensor, centers: torch.Tensor, beta: float, 
     if method == "dense":
         run(_dense_tasks(x, centers, beta, chunk_size, out))
         return out
-    leaf = _kernels_pruned.default_leaf(d) if chunk_size == "auto" else chunk_size
+    leaf = _kernels_pruned.default_leaf(d, _native.usable(x, centers)) if chunk_size == "auto" else chunk_size
     sh = shift(centers)  # (B, 1, d) or None
     tasks, pending = [], 0
     for b in range(B):

@@ -31,6 +31,7 @@ how the work is split between threads.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -109,7 +110,7 @@ def _load() -> ctypes.CDLL:
     lib = ctypes.CDLL(str(_compile()))
     i64, f32, ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
     lib.infoflow_lse_pieces_f32.argtypes = [ptr, i64, ptr, ptr, i64, ptr, ptr, i64, i64, f32, f32, ptr]
-    lib.infoflow_lse_dense_f32.argtypes = [ptr, i64, i64, ptr, i64, i64, f32, f32, ptr]
+    lib.infoflow_lse_dense_f32.argtypes = [ptr, i64, i64, ptr, i64, i64, f32, f32, ptr, ptr]
     lib.infoflow_kept_blocks_f32.argtypes = [ptr, i64, i64, ptr, ptr, i64, ptr, ptr, i64, ctypes.c_double,
                                              ptr, ptr, ptr, ptr]
     lib.infoflow_kd_order_f32.argtypes = [ptr, i64, i64, i64, ptr, ptr, ptr, ptr, ptr]
@@ -158,6 +159,21 @@ def status() -> str:
     return _STATE["why"]
 
 
+@contextlib.contextmanager
+def switched(on: bool):
+    """Within the block the C kernels are used (``on``, where available) or not (the torch
+    paths): for benchmarks that run both side by side, and tests. Not thread-safe."""
+    _library()
+    saved = dict(_STATE)
+    if not on:
+        _STATE.update(lib=None, why="switched off (torch paths)")
+    try:
+        yield
+    finally:
+        _STATE.clear()
+        _STATE.update(saved)
+
+
 def usable(x: torch.Tensor, centers: torch.Tensor, leaf: int = 0) -> bool:
     """Whether queries x (..., d) and centres (..., d) go to the C kernels: float32 CPU
     tensors of dimension ≤ :data:`MAX_DIM`, blocks of ≤ :data:`MAX_LEAF` centres, and
@@ -176,20 +192,27 @@ def _check(rc: int) -> None:
 
 
 def _lse_dense(lib: ctypes.CDLL, x: torch.Tensor, centers_t: torch.Tensor, scale: float,
-               leaf: int = 256, floor: float = -80.0) -> torch.Tensor:
+               leaf: int = 256, floor: float = -80.0, exclude: torch.Tensor | None = None) -> torch.Tensor:
     x = x.contiguous()
     m, d = x.shape
     out = torch.empty(m, dtype=torch.float64)
+    if exclude is not None:
+        exclude = exclude.to(torch.int64).contiguous()
+        if exclude.shape != (m,):
+            raise ValueError(f"exclude: expected shape ({m},), got {tuple(exclude.shape)}")
     _check(lib.infoflow_lse_dense_f32(_ptr(x), m, d, _ptr(centers_t), centers_t.shape[1], leaf, scale, floor,
-                                      _ptr(out)))
+                                      None if exclude is None else _ptr(exclude), _ptr(out)))
     return out
 
 
-def lse_dense(x: torch.Tensor, centers_t: torch.Tensor, scale: float, floor: float = -80.0) -> torch.Tensor:
+def lse_dense(x: torch.Tensor, centers_t: torch.Tensor, scale: float, floor: float = -80.0,
+              exclude: torch.Tensor | None = None) -> torch.Tensor:
     """``log Σ_j exp(scale·‖x_i − c_j‖²)`` for queries x (m, d) and centres given
     transposed, ``centers_t`` (d, n) contiguous; float32 in, (m,) float64 out.
-    ``scale`` = −1/(2β²); exponents relative to each block's largest are clamped at ``floor``."""
-    return _lse_dense(_library(), x, centers_t, scale, floor=floor)
+    ``scale`` = −1/(2β²); exponents relative to each block's largest are clamped at ``floor``.
+    ``exclude`` (m,) int: centre ``exclude[i]`` is left out of query i's sum (−inf when it
+    is the only centre), without the cancellation of subtracting its term afterwards."""
+    return _lse_dense(_library(), x, centers_t, scale, floor=floor, exclude=exclude)
 
 
 def lse_pieces(x: torch.Tensor, blocks_t: torch.Tensor, counts: torch.Tensor, members: torch.Tensor,

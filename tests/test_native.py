@@ -105,7 +105,7 @@ def test_kept_blocks_are_the_torch_search(d, beta, monkeypatch):
     part = _kernels_pruned.Partition(c, 256)
     sh = _kernels.shift(c.unsqueeze(0))
     b1, q1 = _kernels_pruned._kept_pairs(x, part, beta, sh)
-    monkeypatch.setattr(_native, "_STATE", {"lib": None, "why": "test"})
+    monkeypatch.setattr(_native, "_STATE", {"lib": None, "why": "switched off by the test"})
     b2, q2 = _kernels_pruned._kept_pairs(x, part, beta, sh)
     assert torch.equal(b1, b2) and torch.equal(q1, q2)
 
@@ -122,7 +122,7 @@ def test_library_paths_agree_with_and_without_c(method, d, monkeypatch):
     beta = 0.05
     ref = torch.stack([_brute(x[b], c[b], beta) for b in range(2)])
     fast = _kernels.log_kernel_sums(x, c, beta, method=method)
-    monkeypatch.setattr(_native, "_STATE", {"lib": None, "why": "test"})
+    monkeypatch.setattr(_native, "_STATE", {"lib": None, "why": "switched off by the test"})
     slow = _kernels.log_kernel_sums(x, c, beta, method=method)
     assert fast.dtype == slow.dtype == torch.float32
     assert _rel(fast, ref) <= TOL32 and _rel(slow, ref) <= TOL32

@@ -133,9 +133,11 @@ int infoflow_lse_pieces_f32(const float *x, int64_t d, const float *blocks_t, co
 }
 
 /* Dense sums: queries x (m, d) against all n centres of centers_t (d, n), in blocks of
-   `leaf` centres; out[i] = log sum_j exp(scale |x_i - c_j|^2) (float64). */
+   `leaf` centres; out[i] = log sum_j exp(scale |x_i - c_j|^2) (float64). With exclude
+   (m,) given (else NULL), centre exclude[i] is left out of query i's sum (-inf when it
+   was the only one). */
 int infoflow_lse_dense_f32(const float *x, int64_t m, int64_t d, const float *centers_t, int64_t n,
-                           int64_t leaf, float scale, float floor_, double *out) {
+                           int64_t leaf, float scale, float floor_, const int64_t *exclude, double *out) {
     if (leaf > MAX_LEAF || d > MAX_DIM) return 1;
     static __thread float acc[QB][MAX_LEAF] __attribute__((aligned(64)));
     float mn[QB];
@@ -147,13 +149,22 @@ int infoflow_lse_dense_f32(const float *x, int64_t m, int64_t d, const float *ce
             const int64_t nc = n - c0 < leaf ? n - c0 : leaf;
             sq_dists(x + i0 * d, nq, d, centers_t + c0, n, nc, acc, mn);
             for (int64_t q = 0; q < nq; q++) {
+                if (exclude != NULL) {
+                    const int64_t e = exclude[i0 + q] - c0;
+                    if (e >= 0 && e < nc) {
+                        acc[q][e] = BIG;
+                        mn[q] = BIG;
+                        for (int64_t j = 0; j < nc; j++) mn[q] = acc[q][j] < mn[q] ? acc[q][j] : mn[q];
+                        if (mn[q] >= BIG) continue; /* the block held only the excluded centre */
+                    }
+                }
                 const float mx = scale * mn[q];
                 const double s = block_sum(acc[q], nc, scale, mx, floor_);
                 if (mx > run_mx[q]) { run_s[q] = run_s[q] * exp(run_mx[q] - mx) + s; run_mx[q] = mx; }
                 else run_s[q] += s * exp((double)mx - run_mx[q]);
             }
         }
-        for (int64_t q = 0; q < nq; q++) out[i0 + q] = run_mx[q] + log(run_s[q]);
+        for (int64_t q = 0; q < nq; q++) out[i0 + q] = run_s[q] > 0.0 ? run_mx[q] + log(run_s[q]) : -INFINITY;
     }
     return 0;
 }
