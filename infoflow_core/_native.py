@@ -92,7 +92,14 @@ def _compile() -> Path:
     target = _cache_dir() / f"kernels-{key}.so"
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # an unwritable cache folder: the system's temporary folder instead
+        target = Path(tempfile.gettempdir()) / f"infoflow-native-{os.getuid() if hasattr(os, 'getuid') else 0}" \
+            / target.name
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:

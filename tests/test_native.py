@@ -212,3 +212,14 @@ def test_kd_order_is_a_balanced_kd_tree(kind):
     assert int(part.counts.sum()) == n and int(part.counts.max()) - int(part.counts.min()) <= 1
     x = c[:64] + 0.01
     assert _rel(_kernels.log_kernel_sums(x[None], c[None], 0.3, method="pruned")[0], _brute(x, c, 0.3)) <= TOL32
+
+
+def test_unwritable_cache_uses_the_temporary_folder(monkeypatch, tmp_path):
+    if not HAVE_CC:
+        pytest.skip("no C compiler on this machine")
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where the cache folder's parent should be: mkdir fails
+    monkeypatch.setenv("INFOFLOW_NATIVE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(_native.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    path = _native._compile()
+    assert path.parent.parent == tmp_path / "tmp" and path.exists()
