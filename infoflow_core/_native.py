@@ -44,6 +44,8 @@ from pathlib import Path
 
 import torch
 
+from . import _cpu_pool
+
 __all__: list[str] = []
 
 #: The C source, beside this module.
@@ -55,6 +57,10 @@ MAX_LEAF = 1024
 MAX_DIM = 64
 #: Relative tolerance of the self-check against the float64 torch sums (float32 rounding).
 SELF_CHECK_TOL = 1e-5
+#: Levels of the k-d build split before the segments below go to separate workers, and
+#: the fewest centres for which they do.
+KD_TOP_LEVELS = 2
+KD_PARALLEL_MIN = 1 << 16
 #: Set to "0" to use the torch paths only.
 ENV_SWITCH = "INFOFLOW_NATIVE"
 
@@ -120,9 +126,9 @@ def _load() -> ctypes.CDLL:
     lib.infoflow_lse_dense_f32.argtypes = [ptr, i64, i64, ptr, i64, i64, f32, f32, ptr, ptr]
     lib.infoflow_kept_blocks_f32.argtypes = [ptr, i64, i64, ptr, ptr, i64, ptr, ptr, i64, ctypes.c_double,
                                              ptr, ptr, ptr, ptr]
-    lib.infoflow_kd_order_f32.argtypes = [ptr, i64, i64, i64, ptr, ptr, ptr, ptr, ptr]
+    lib.infoflow_kd_split_f32.argtypes = [ptr, ptr, i64, i64, i64, ptr, ptr, ptr]
     for f in (lib.infoflow_lse_pieces_f32, lib.infoflow_lse_dense_f32, lib.infoflow_kept_blocks_f32,
-              lib.infoflow_kd_order_f32):
+              lib.infoflow_kd_split_f32):
         f.restype = ctypes.c_int
     return lib
 
@@ -263,14 +269,29 @@ def kd_order(centers: torch.Tensor, levels: int) -> torch.Tensor:
     """The order (n,) int64 of centres (n, d) in the blocks of a balanced k-d tree of
     ``levels`` levels: each segment of c centres is split at ceil(c/2) along its widest
     coordinate (from a strided subsample of ≤ 64 centres) by selection, so block b holds
-    the next ``counts[b]`` entries (the sizes of :class:`._kernels_pruned.Partition`)."""
+    the next ``counts[b]`` entries (the sizes of :class:`._kernels_pruned.Partition`).
+
+    The top :data:`KD_TOP_LEVELS` levels are split here, the 2**KD_TOP_LEVELS segments
+    below on :mod:`._cpu_pool`'s workers; the order does not depend on the thread count."""
     c = centers.contiguous()
     n, d = c.shape
     if n >= 1 << 31:
         raise ValueError(f"centers: at most 2**31 - 1 centres for the C tree build, got {n}")
-    order = torch.empty(n, dtype=torch.int64)
-    pts, tmp = torch.empty(n, d), torch.empty(n, d)
-    tmpi, keys = torch.empty(n, dtype=torch.int64), torch.empty(n, dtype=torch.int64)  # keys: (float, int32) pairs
-    _check(_library().infoflow_kd_order_f32(_ptr(c), n, d, levels, _ptr(order), _ptr(pts), _ptr(tmp), _ptr(tmpi),
-                                            _ptr(keys)))
+    lib = _library()
+    pts, order = c.clone(), torch.arange(n, dtype=torch.int64)
+    tmp, tmpi, keys = torch.empty(n, d), torch.empty(n, dtype=torch.int64), torch.empty(n, dtype=torch.int64)
+    top = min(levels, KD_TOP_LEVELS) if n >= KD_PARALLEL_MIN else levels
+
+    def split(a: int, b: int, lv: int) -> None:
+        _check(lib.infoflow_kd_split_f32(_ptr(pts[a:b]), _ptr(order[a:b]), b - a, d, lv, _ptr(tmp[a:b]),
+                                         _ptr(tmpi[a:b]), _ptr(keys[a:b])))
+
+    segments = [(0, n)]
+    for _ in range(top):  # the top levels, one split per segment, here
+        for a, b in segments:
+            split(a, b, 1)
+        segments = [s for a, b in segments for s in ((a, a + (b - a + 1) // 2), (a + (b - a + 1) // 2, b))]
+    if levels > top:
+        with _cpu_pool.task_runner(c.device) as run:
+            run([lambda a=a, b=b: split(a, b, levels - top) for a, b in segments])
     return order

@@ -223,3 +223,23 @@ def test_unwritable_cache_uses_the_temporary_folder(monkeypatch, tmp_path):
     monkeypatch.setattr(_native.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     path = _native._compile()
     assert path.parent.parent == tmp_path / "tmp" and path.exists()
+
+
+@needs_native
+def test_kd_order_split_over_workers_is_the_same(monkeypatch):
+    # Above KD_PARALLEL_MIN centres the segments below the top levels are built on the
+    # workers: the same order as one sequential build, at 1 and 2 threads.
+    c = torch.randn(_native.KD_PARALLEL_MIN + 4321, 3, generator=_gen(9))
+    levels = 8
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = _native.kd_order(c, levels)
+        torch.set_num_threads(1)
+        one = _native.kd_order(c, levels)
+    finally:
+        torch.set_num_threads(threads)
+    monkeypatch.setattr(_native, "KD_PARALLEL_MIN", 1 << 40)
+    sequential = _native.kd_order(c, levels)
+    assert torch.equal(two, sequential) and torch.equal(one, sequential)
+    assert _is_kd_split(c, sequential, 3)

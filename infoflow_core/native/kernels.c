@@ -285,15 +285,15 @@ static void kd_split(float *pts, int64_t *idx, int64_t size, int64_t d, int64_t 
     kd_split(pts + half * d, idx + half, size - half, d, levels - 1, tmp, tmpi, a);
 }
 
-/* The order of the centres c (n, d) in the blocks of a balanced k-d tree of `levels`
-   levels: order (n,) receives the centre indices, block by block (a segment of c points
-   splits into ceil(c/2) and floor(c/2)). Scratch: pts (n, d), tmp (n, d) float32,
-   tmpi (n,) int64, keys (n, 8 bytes). Returns 0, or 1 when n >= 2^31. */
-int infoflow_kd_order_f32(const float *c, int64_t n, int64_t d, int64_t levels, int64_t *order,
-                          float *pts, float *tmp, int64_t *tmpi, void *keys) {
-    if (n >= ((int64_t)1 << 31)) return 1;
-    memcpy(pts, c, n * d * sizeof(float));
-    for (int64_t i = 0; i < n; i++) order[i] = i;
-    kd_split(pts, order, n, d, levels, tmp, tmpi, (keyed *)keys);
+/* In place: splits the segment of `size` points (rows of pts (size, d), with their centre
+   indices idx (size,)) `levels` times, as kd_split does (a segment of c points into
+   ceil(c/2) and floor(c/2) along its widest coordinate). Callers split the top levels and
+   hand the segments below to separate threads: the splits do not depend on that.
+   Scratch: tmp (size, d) float32, tmpi (size,) int64, keys (size, 8 bytes).
+   Returns 0, or 1 when size >= 2^31. */
+int infoflow_kd_split_f32(float *pts, int64_t *idx, int64_t size, int64_t d, int64_t levels,
+                          float *tmp, int64_t *tmpi, void *keys) {
+    if (size >= ((int64_t)1 << 31)) return 1;
+    kd_split(pts, idx, size, d, levels, tmp, tmpi, (keyed *)keys);
     return 0;
 }
