@@ -356,6 +356,66 @@ def test_compression_over_seeds_counts_each_seed():
         ex.compression_over_seeds(runs, 2)
 
 
+def _curve(values, se=0.01, epochs=None):
+    v = np.asarray(values, dtype=float)
+    ep = np.arange(1, len(v) + 1) if epochs is None else np.asarray(epochs)
+    return _network_results(epochs=ep, mi=v[:, None], mi_stderr=np.full((len(v), 1), se))
+
+
+def test_information_phases_reads_the_zigzag():
+    """Layer 5 of the paper's Fig. 5(a) in miniature: rise, fall, second rise, late fall, with
+    wiggles below ln 1.5 nats inside each phase; the turning points are the extrema."""
+    ep = [1, 3, 10, 20, 28, 50, 80, 120, 300, 600, 2000, 10000]
+    v = [2.7, 3.5, 4.3, 4.9, 4.8, 4.0, 3.2, 3.3, 4.6, 5.0, 4.0, 2.5]  # 4.9 → 4.8 and 3.2 → 3.3: wiggles
+    ph = ex.information_phases(_curve(v, epochs=ep), 1)
+    assert [(p["kind"], p["from_epoch"], p["to_epoch"]) for p in ph] == [
+        ("rise", 1, 20), ("fall", 20, 80), ("rise", 80, 600), ("fall", 600, 10000)]
+    assert ph[0]["change"] == pytest.approx(2.2) and ph[3]["change"] == pytest.approx(-2.5)
+    assert ph[1]["sigma"] == pytest.approx(1.7 / math.hypot(0.01, 0.01))
+
+
+@pytest.mark.parametrize("values,se,expected", [
+    ([5.0, 5.0, 5.0], 0.01, []),  # flat
+    ([5.0, 5.3, 5.1, 5.35], 0.01, []),  # moves, but never by ln 1.5 nats
+    ([5.0, 6.0, 7.0], 0.3, []),  # 2 nats, but only 4.7 standard errors
+    ([7.0, 6.9, 5.0, 5.2], 0.01, [("fall", 1, 3)]),  # one fall; the tail's 0.2 is a wiggle
+    ([5.0, 4.9, 6.0, 7.0], 0.01, [("rise", 2, 4)]),  # starts at the lowest epoch before the rise
+])
+def test_information_phases_thresholds(values, se, expected):
+    ph = ex.information_phases(_curve(values, se), 1)
+    assert [(p["kind"], p["from_epoch"], p["to_epoch"]) for p in ph] == expected
+
+
+def test_phases_over_seeds_counts_patterns():
+    runs = [_curve([1.0, 3.0, 1.0, 3.0, 1.0]), _curve([1.0, 3.0, 1.0, 3.0, 1.0]), _curve([1.0, 1.0, 1.0])]
+    c = ex.phases_over_seeds(runs, 1)
+    assert c["counts"] == {"rise, fall, rise, fall": 2, "no phase": 1}
+    assert c["text"].splitlines()[0] == "T1, seed 0: rise 1→2 (+2.00), fall 2→3 (-2.00), rise 3→4 (+2.00), fall 4→5 (-2.00)"
+    assert c["text"].splitlines()[2].endswith("no rise or fall beyond the thresholds")
+    with pytest.raises(ValueError, match="runs"):
+        ex.phases_over_seeds([], 1)
+    with pytest.raises(ValueError, match="layer"):
+        ex.information_phases(runs[0], 2)
+
+
+def test_chapter_quotes_the_full_runs_first_job():
+    """Chapter 4 quotes layer 5's phases in the full run's first finished job (tanh, seed 0),
+    committed in book/results/szt/full/jobs/: read back, they are those numbers."""
+    from pathlib import Path
+
+    from infoflow_core.experiments._jobs import JobStore
+
+    folder = Path(__file__).resolve().parents[1] / "book" / "results" / "szt" / "full" / "jobs"
+    cfg = SZTConfig.for_scale("full")
+    net = JobStore(folder, cfg).load("tanh/seed0", ex.NetworkResults, config=cfg.network("tanh", 0))
+    assert net is not None, "the committed job tanh/seed0 no longer loads with the full preset"
+    assert net.mi_stderr.max() <= 0.01 and net.mi_y_stderr.max() <= 0.01 and len(net.epochs) == 84
+    ph = ex.information_phases(net, 5)
+    assert [(p["kind"], p["from_epoch"], p["to_epoch"]) for p in ph] == [
+        ("rise", 1, 20), ("fall", 20, 87), ("rise", 87, 614), ("fall", 614, 9999)]
+    assert [round(p["change"], 2) for p in ph] == [2.09, -1.59, 1.84, -2.54]
+
+
 def test_plots_draw_every_seed():
     """Other seeds add one faint I(X;T_l) line per layer and a test-loss line to Fig. 5's
     panel, and one trajectory per layer to the information plane; the plane's y range

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 __all__ = ["compression_summary", "overfitting_onset", "hbin_correlations", "bin_centres", "distance_summary",
-           "dpi_check", "plane_phases", "binned_plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "report", "REPORT_PARTS"]
+           "dpi_check", "plane_phases", "information_phases", "phases_over_seeds", "binned_plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "report", "REPORT_PARTS"]
 
 
 def compression_summary(result, layer: int, *, n_sigma: float = 5.0,
@@ -82,6 +82,90 @@ def compression_over_seeds(runs, layer: int, *, n_sigma: float = 5.0, min_fall: 
     return {"layer": layer, "n_seeds": len(runs), "compresses": len(yes),
             "fall_from": [p["fall_from"] if p["compresses"] else None for p in per],
             "fall_to": [p["fall_to"] if p["compresses"] else None for p in per], "per_seed": per, "text": text}
+
+
+def information_phases(result, layer: int, *, n_sigma: float = 5.0, min_change: float = math.log(1.5)) -> list[dict]:
+    """The rises and falls of I(X; T_layer) over training, as the paper tells Fig. 5(a)'s layer 5
+    ("grows until about epoch 28 ... drops from about epoch 80 ... further"). ``layer`` counts from 1.
+
+    A zigzag over the measured epochs: a phase ends at its extremum once the curve has moved
+    back from it by more than ``n_sigma`` standard errors of the difference and ``min_change``
+    nats (the thresholds of :func:`compression_summary`); the first phase starts at the
+    extremum (lowest before a rise, highest before a fall) of the epochs before it; the last
+    ends at its extremum (the epochs after it move less than the thresholds).
+
+    Returns
+    -------
+    list of dict
+        In order, alternating: ``kind`` ("rise" or "fall"), ``from_epoch``, ``to_epoch``,
+        ``from_value``, ``to_value`` (nats), ``change`` (nats, signed) and ``sigma`` (the
+        change in standard errors). Empty when the curve never moves by both thresholds.
+
+    >>> import types
+    >>> r = types.SimpleNamespace(n_layers=1, epochs=np.arange(1, 8), mi=np.array([[1.], [3.], [3.1], [2.], [1.], [1.1], [4.]]),
+    ...                           mi_stderr=np.full((7, 1), 0.01))
+    >>> [(p["kind"], p["from_epoch"], p["to_epoch"]) for p in information_phases(r, 1)]
+    [('rise', 1, 3), ('fall', 3, 5), ('rise', 5, 7)]
+    """
+    k = layer - 1
+    if not 0 <= k < result.n_layers:
+        raise ValueError(f"layer must be in 1..{result.n_layers}, got {layer}")
+    mi, se, ep = result.mi[:, k], result.mi_stderr[:, k], result.epochs
+
+    def moved(a: int, b: int) -> bool:  # |I(b) − I(a)| beyond both thresholds
+        diff = abs(float(mi[b] - mi[a]))
+        return diff > min_change and _exceeds(diff, float(math.hypot(se[a], se[b])), n_sigma)
+
+    turns, kind, ext = [], None, 0
+    lo = hi = 0  # before the first phase: the lowest and highest epochs so far
+    for b in range(1, len(mi)):
+        if kind is None:
+            lo = b if mi[b] < mi[lo] else lo
+            hi = b if mi[b] > mi[hi] else hi
+            if b != lo and moved(lo, b) and mi[b] > mi[lo]:
+                turns, kind, ext = [lo], "rise", b
+            elif b != hi and moved(hi, b) and mi[b] < mi[hi]:
+                turns, kind, ext = [hi], "fall", b
+        elif (mi[b] > mi[ext]) == (kind == "rise") and mi[b] != mi[ext]:
+            ext = b  # the phase goes on
+        elif moved(ext, b):
+            turns.append(ext)
+            kind, ext = ("fall" if kind == "rise" else "rise"), b
+    if kind is None:
+        return []
+    turns.append(ext)
+    phases, kind = [], ("rise" if mi[turns[1]] > mi[turns[0]] else "fall")
+    for a, b in zip(turns[:-1], turns[1:]):
+        change = float(mi[b] - mi[a])
+        sigma = abs(change) / (float(math.hypot(se[a], se[b])) or float("inf"))
+        phases.append({"kind": kind, "from_epoch": int(ep[a]), "to_epoch": int(ep[b]), "from_value": float(mi[a]),
+                       "to_value": float(mi[b]), "change": change, "sigma": sigma})
+        kind = "fall" if kind == "rise" else "rise"
+    return phases
+
+
+def phases_over_seeds(runs, layer: int, *, n_sigma: float = 5.0, min_change: float = math.log(1.5)) -> dict:
+    """:func:`information_phases` of one layer in each seed's run, as text and counts.
+
+    Returns
+    -------
+    dict
+        ``per_seed``: the phases of each run; ``pattern``: per run, its kinds joined by
+        ", " (e.g. ``"rise, fall, rise, fall"``); ``counts``: how many runs show each
+        pattern; ``text``: one line per seed, e.g.
+        ``"seed 0: rise 1→18 (+2.01), fall 18→72 (−1.48), …"``.
+    """
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs must hold at least one NetworkResults, got none")
+    per = [information_phases(r, layer, n_sigma=n_sigma, min_change=min_change) for r in runs]
+    patterns = [", ".join(p["kind"] for p in ph) or "no phase" for ph in per]
+    counts = {pat: patterns.count(pat) for pat in dict.fromkeys(patterns)}
+    lines = [f"T{layer}, seed {i}: " + (", ".join(f"{p['kind']} {p['from_epoch']}→{p['to_epoch']} ({p['change']:+.2f})"
+                                                 for p in ph) or "no rise or fall beyond the thresholds")
+             for i, ph in enumerate(per)]
+    return {"layer": layer, "n_seeds": len(runs), "per_seed": per, "pattern": patterns, "counts": counts,
+            "text": "\n".join(lines)}
 
 
 def label_entropy(labels) -> float:
