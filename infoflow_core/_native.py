@@ -52,6 +52,8 @@ __all__: list[str] = []
 SOURCE = Path(__file__).resolve().parent / "native" / "kernels.c"
 #: Compiler flags (the machine's own instruction set).
 CFLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=gnu11"]
+#: Tried when a compiler refuses ``-march=native`` (some Clang builds for arm64): portable code.
+CFLAGS_PORTABLE = ["-O3", "-fPIC", "-shared", "-std=gnu11"]
 #: Largest block of centres and largest dimension the kernels accept (their stack buffers).
 MAX_LEAF = 1024
 MAX_DIM = 64
@@ -109,8 +111,12 @@ def _compile() -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        run = subprocess.run([cc, *CFLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300)
-        if run.returncode != 0:
+        for flags in (CFLAGS, CFLAGS_PORTABLE):
+            run = subprocess.run([cc, *flags, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True,
+                                 timeout=300)
+            if run.returncode == 0:
+                break
+        else:
             raise RuntimeError(f"{cc} failed: {run.stderr.strip()[:500]}")
         os.replace(tmp, target)  # atomic: concurrent processes never load a half-written file
     finally:
