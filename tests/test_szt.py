@@ -304,7 +304,8 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     again = ex.run_szt(cfg, device="cpu", progress=False, checkpoints=Checkpoints(tmp_path, cfg))
     a, b = ref.arrays(), again.arrays()
     assert a.keys() == b.keys() and len(a) > 100
-    assert [k for k in a if not np.array_equal(a[k], b[k])] == []
+    # the same bit for bit, but the measured seconds (timings)
+    assert [k for k in a if not k.endswith("measure_seconds") and not np.array_equal(a[k], b[k])] == []
     with pytest.raises(ValueError, match="config hash"):
         Checkpoints(tmp_path, cfg.replace(n_x=3))
 

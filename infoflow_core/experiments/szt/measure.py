@@ -458,6 +458,7 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
         bar.update(len(done["rows"]))
 
     def measure(epoch, model, train_state):
+        t_measure = time.perf_counter()
         samples = sample_representations(model, data.x, network.n_x, generator=est_gen)  # L × (4096, n_x, d)
         if network.target_stderr > 0:  # both informations from one set of samples per layer
             joint = estimate_information_jointly(samples, data.y, network.beta, n_mc=network.n_mc,
@@ -487,6 +488,7 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
         row["label_value"] = [e.value for e in label]
         row["label_stderr"] = [e.stderr for e in label]
         row["label_path"] = [int(e.h_t_given_y_path == "nested") for e in label]
+        row["seconds"] = time.perf_counter() - t_measure
         done["rows"].append(row)
         done["states"].append({k: v.float().numpy() for k, v in train_state["model"].items()})
         if checkpoints is not None:
@@ -524,6 +526,7 @@ def measure_noisy(network: NetworkConfig, data: SZTData, device: torch.device, *
         wall_time_s=done.get("wall", 0.0) + time.perf_counter() - t_start[0],
         mi_path=np.asarray([r.get("path", [0] * len(HIDDEN_WIDTHS)) for r in rows], dtype=np.int8),
         mi_y_path=np.asarray([r.get("label_path", [0] * len(HIDDEN_WIDTHS)) for r in rows], dtype=np.int8),
+        measure_seconds=np.asarray([r.get("seconds", np.nan) for r in rows], dtype=np.float32),
     )
 
 

@@ -77,6 +77,10 @@ class NetworkResults(TrainingCurves):
         How h(T_ℓ) (``mi_path``) and the class-conditional entropies of I(T_ℓ; Y)
         (``mi_y_path``) were computed: 0 exact kernel sums, 1 the nested path
         (:mod:`infoflow_core._nested`); None in runs stored before it existed.
+    measure_seconds : ndarray of float32, shape (E,), optional
+        Wall seconds of each measured epoch's sampling and estimates (training excluded;
+        any time the process was stopped included); NaN for epochs measured before it was
+        recorded, None in runs stored before it existed.
     final_state : dict of str to ndarray
         The trained weights (to re-estimate, e.g. :func:`~.measure.dpi_realizations`).
     epoch_states : dict of str to ndarray, shape (E, ...)
@@ -107,9 +111,11 @@ class NetworkResults(TrainingCurves):
     epoch_states: dict = field(default_factory=dict)
     mi_path: np.ndarray | None = None
     mi_y_path: np.ndarray | None = None
+    measure_seconds: np.ndarray | None = None
 
-    #: Arrays stored when present (runs stored before them load without).
-    OPTIONAL_ARRAYS: ClassVar[tuple[str, ...]] = ("mi_path", "mi_y_path")
+    #: Arrays stored when present (runs stored before them load without), and their dtypes.
+    OPTIONAL_ARRAYS: ClassVar[tuple[str, ...]] = ("mi_path", "mi_y_path", "measure_seconds")
+    OPTIONAL_DTYPES: ClassVar[dict] = {"mi_path": np.int8, "mi_y_path": np.int8, "measure_seconds": np.float32}
 
     @property
     def name(self) -> str:
@@ -299,7 +305,7 @@ class SZTResults(ExperimentResults):
                     out[pre + key] = value.astype(np.float16) if key == "snapshots" else value
                 for key in NetworkResults.OPTIONAL_ARRAYS:
                     if getattr(r, key) is not None:
-                        out[pre + key] = np.asarray(getattr(r, key), dtype=np.int8)
+                        out[pre + key] = np.asarray(getattr(r, key), dtype=NetworkResults.OPTIONAL_DTYPES[key])
                 for key, value in r.final_state.items():
                     out[f"{pre}state__{key}"] = np.asarray(value)
                 for key, value in r.epoch_states.items():
