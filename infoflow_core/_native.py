@@ -16,10 +16,11 @@ reference precision). The source is compiled on first use with the system C comp
 (``$INFOFLOW_NATIVE_DIR``, else ``$XDG_CACHE_HOME/infoflow/native``, else
 ``~/.cache/infoflow/native``), keyed by the source, the compiler, its flags and the
 CPU's instruction sets, and loaded with :mod:`ctypes` (which releases the GIL, so
-:mod:`._cpu_pool`'s workers run it in parallel). Where there is no compiler, or the
-compiled kernel fails its self-check against the torch path, or
-``INFOFLOW_NATIVE=0``, the torch paths run instead, with the same results to
-float32 rounding; :func:`status` says which and why.
+:mod:`._cpu_pool`'s workers run it in parallel). A compiler that refuses
+``-march=native`` gets portable flags. Where there is no compiler, or compiling fails,
+or the compiled kernel fails its self-check against float64 torch sums, or
+``INFOFLOW_NATIVE=0``, the torch paths run instead, with the same results to float32
+rounding; :func:`status` says which and why.
 
 Each query's sum is computed on its own in a fixed order, so results do not depend on
 how the work is split between threads.
