@@ -253,9 +253,12 @@ def _task_queries(m: int, n: int, least: int, device: torch.device) -> int:
 
 
 def _dense_tasks(x: torch.Tensor, centers: torch.Tensor, beta: float, chunk_size: int | str,
-                 out: torch.Tensor) -> list:
+                 out: torch.Tensor, exclude: torch.Tensor | None = None) -> list:
     """Tasks for :mod:`._cpu_pool` that write the dense sums of x (B, m, d) into out (B, m):
-    slices of about :data:`CPU_TASK_PAIRS` pairs (whole mixtures grouped when small)."""
+    slices of about :data:`CPU_TASK_PAIRS` pairs (whole mixtures grouped when small).
+
+    ``exclude`` (m,) int, C kernels only: centre ``exclude[i]`` of every batch is left out
+    of query i's sum (the nested path's own block)."""
     B, m, _ = x.shape
     n = centers.shape[1]
     qs = _task_queries(m, n, CPU_TASK_MIN_QUERIES, x.device)
@@ -263,13 +266,17 @@ def _dense_tasks(x: torch.Tensor, centers: torch.Tensor, beta: float, chunk_size
         bb = B
     else:
         bb = max(1, CPU_TASK_PAIRS // max(1, m * n)) if qs == m else 1
-    if _native.usable(x, centers):
+    native = _native.usable(x, centers)
+    if exclude is not None and not native:
+        raise ValueError("exclude: needs the C kernels (float32 on the CPU, _native.available())")
+    if native:
         centers_t = centers.transpose(1, 2).contiguous()  # (B, d, n), once for all tasks
         scale = -0.5 / (beta * beta)
 
         def native_task(b0, q0):
+            skip = None if exclude is None else exclude[q0:q0 + qs]
             for b in range(b0, min(B, b0 + bb)):
-                out[b, q0:q0 + qs] = _native.lse_dense(x[b, q0:q0 + qs], centers_t[b], scale)
+                out[b, q0:q0 + qs] = _native.lse_dense(x[b, q0:q0 + qs], centers_t[b], scale, exclude=skip)
         return [lambda b0=b0, q0=q0: native_task(b0, q0) for b0 in range(0, B, bb) for q0 in range(0, m, qs)]
 
     def task(b0, q0):

@@ -131,9 +131,7 @@ class Partition:
         pos = torch.arange(n, device=device)
         if _native.usable(centers, centers):
             order = _native.kd_order(centers, levels)  # (n,) exact median splits, by selection in C
-            counts = torch.tensor([n], device=device)
-            for _ in range(levels):
-                counts = torch.stack([(counts + 1) // 2, counts // 2], dim=1).reshape(-1)
+            counts = _block_counts(n, levels, device)
         else:
             order, counts = _sorted_order(centers, levels, pos)
         nb = 1 << levels
@@ -182,21 +180,34 @@ class Partition:
         return self.blocks.shape[1]
 
 
+def _block_counts(n: int, levels: int, device) -> torch.Tensor:
+    """Centres per segment after ``levels`` median splits of ``n``: (2**levels,) int64.
+
+    The tree is balanced, so the sizes depend on n only: a segment of c centres
+    splits into ceil(c/2) and floor(c/2).
+
+    >>> _block_counts(7, 2, "cpu").tolist()
+    [2, 2, 2, 1]
+    """
+    counts = torch.tensor([n], device=device)
+    for _ in range(levels):
+        counts = torch.stack([(counts + 1) // 2, counts // 2], dim=1).reshape(-1)
+    return counts
+
+
 def _sorted_order(centers: torch.Tensor, levels: int, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The centres' order in the blocks of :class:`Partition` and the block sizes, by one
     torch sort per level (any dtype or device): returns order (n,) and counts (2**levels,)."""
     n, d = centers.shape
     device = centers.device
     order = torch.arange(n, device=device)
-    # The tree is balanced, so segment sizes depend on n only: a segment of c
-    # points splits into ceil(c/2) and floor(c/2).
-    counts = torch.tensor([n], device=device)
     # Coordinates quantised to 30 bits over their global range (for sorting only).
     glo, ghi = centers.amin(dim=0), centers.amax(dim=0)  # (d,)
     unit = float((1 << 30) - 1) / (ghi - glo).to(torch.float64).clamp_min(1e-300)  # (d,)
     qc = ((centers - glo).to(torch.float64) * unit).clamp_(0, (1 << 30) - 1).to(torch.int32)  # (n, d)
     for level in range(levels):
         nseg = 1 << level
+        counts = _block_counts(n, level, device)  # (nseg,)
         seg = torch.repeat_interleave(torch.arange(nseg, device=device), counts)  # (n,) segment of each position
         # Widest coordinate of each segment, from a strided subsample (segments are contiguous).
         stride = max(1, n // (nseg * 64))
@@ -211,8 +222,7 @@ def _sorted_order(centers: torch.Tensor, levels: int, pos: torch.Tensor) -> tupl
         # One int32 sort key: segment in the high bits, the coordinate's top 30 − level bits below.
         perm = torch.argsort(seg.to(torch.int32).bitwise_left_shift_(30 - level).bitwise_or_(key >> level))
         order = order[perm]
-        counts = torch.stack([(counts + 1) // 2, counts // 2], dim=1).reshape(-1)  # (2·nseg,)
-    return order, counts
+    return order, _block_counts(n, levels, device)
 
 
 def _box_lower_bounds(x: torch.Tensor, qry: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,

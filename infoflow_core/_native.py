@@ -60,6 +60,8 @@ CFLAGS_PORTABLE = ["-O3", "-fPIC", "-shared", "-std=gnu11"]
 #: Largest block of centres and largest dimension the kernels accept (their stack buffers).
 MAX_LEAF = 1024
 MAX_DIM = 64
+#: Centres per block of :func:`lse_dense` (one pass over each block's centres per query).
+DENSE_BLOCK = 256
 #: Relative tolerance of the self-check against the float64 torch sums (float32 rounding).
 SELF_CHECK_TOL = 1e-5
 #: Levels of the k-d build split before the segments below go to separate workers, and
@@ -149,7 +151,7 @@ def _self_check(lib: ctypes.CDLL) -> None:
     c = torch.randn(301, 5, generator=g)
     scale = -0.5 / 0.3 ** 2
     ref = torch.logsumexp(scale * torch.cdist(x.double(), c.double()) ** 2, dim=1)
-    got = _lse_dense(lib, x, c.T.contiguous(), scale)
+    got = lse_dense(x, c.T.contiguous(), scale, lib=lib)
     err = float(((got - ref).abs() / ref.abs().clamp_min(1.0)).max())
     if not err <= SELF_CHECK_TOL:
         raise RuntimeError(f"self-check failed: relative error {err:.3g} > {SELF_CHECK_TOL}")
@@ -213,8 +215,16 @@ def _check(rc: int) -> None:
         raise ValueError(f"native kernel: blocks above {MAX_LEAF} centres or d above {MAX_DIM}")
 
 
-def _lse_dense(lib: ctypes.CDLL, x: torch.Tensor, centers_t: torch.Tensor, scale: float,
-               leaf: int = 256, floor: float = -80.0, exclude: torch.Tensor | None = None) -> torch.Tensor:
+def lse_dense(x: torch.Tensor, centers_t: torch.Tensor, scale: float, floor: float = -80.0,
+              exclude: torch.Tensor | None = None, *, lib: ctypes.CDLL | None = None) -> torch.Tensor:
+    """``log Σ_j exp(scale·‖x_i − c_j‖²)`` for queries x (m, d) and centres given
+    transposed, ``centers_t`` (d, n) contiguous; float32 in, (m,) float64 out.
+    ``scale`` = −1/(2β²); exponents relative to each block's largest are clamped at ``floor``.
+    ``exclude`` (m,) int: centre ``exclude[i]`` is left out of query i's sum (−inf when it
+    is the only centre), without the cancellation of subtracting its term afterwards.
+    ``lib``: the loaded library (default: the one in use; the self-check passes its
+    candidate)."""
+    lib = _library() if lib is None else lib
     x = x.contiguous()
     m, d = x.shape
     out = torch.empty(m, dtype=torch.float64)
@@ -222,19 +232,9 @@ def _lse_dense(lib: ctypes.CDLL, x: torch.Tensor, centers_t: torch.Tensor, scale
         exclude = exclude.to(torch.int64).contiguous()
         if exclude.shape != (m,):
             raise ValueError(f"exclude: expected shape ({m},), got {tuple(exclude.shape)}")
-    _check(lib.infoflow_lse_dense_f32(_ptr(x), m, d, _ptr(centers_t), centers_t.shape[1], leaf, scale, floor,
+    _check(lib.infoflow_lse_dense_f32(_ptr(x), m, d, _ptr(centers_t), centers_t.shape[1], DENSE_BLOCK, scale, floor,
                                       None if exclude is None else _ptr(exclude), _ptr(out)))
     return out
-
-
-def lse_dense(x: torch.Tensor, centers_t: torch.Tensor, scale: float, floor: float = -80.0,
-              exclude: torch.Tensor | None = None) -> torch.Tensor:
-    """``log Σ_j exp(scale·‖x_i − c_j‖²)`` for queries x (m, d) and centres given
-    transposed, ``centers_t`` (d, n) contiguous; float32 in, (m,) float64 out.
-    ``scale`` = −1/(2β²); exponents relative to each block's largest are clamped at ``floor``.
-    ``exclude`` (m,) int: centre ``exclude[i]`` is left out of query i's sum (−inf when it
-    is the only centre), without the cancellation of subtracting its term afterwards."""
-    return _lse_dense(_library(), x, centers_t, scale, floor=floor, exclude=exclude)
 
 
 def lse_pieces(x: torch.Tensor, blocks_t: torch.Tensor, counts: torch.Tensor, members: torch.Tensor,

@@ -51,7 +51,7 @@ import math
 import torch
 
 from . import _cpu_pool, _native
-from ._kernels import CPU_TASK_MIN_QUERIES, _task_queries, log_kernel_sums
+from ._kernels import _dense_tasks, log_kernel_sums
 from ._kernels_pruned import PRUNE_LOG_TOLERANCE
 from ._strata import _block_bounds, _centred_products, _stratified_indices, _stratified_mean_var, own_component_term
 from ._tiles import BLOCK_ELEMENTS, shift, squared_distances
@@ -254,7 +254,8 @@ def nested_neg_log_density(centers: torch.Tensor, beta: float, x: torch.Tensor, 
     xq_all = x if extra is None else torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)  # (n_mc, d or d + 1)
 
     # float32 mixtures on CPU: the subsets' sums in the C kernels (float32, as the exact path).
-    native = centers.dtype == torch.float32 and kernel_method in ("dense", "auto") and _native.usable(centers, centers)
+    native = (centers.dtype == torch.float32 and kernel_method in ("dense", "auto")
+              and _native.usable(centers, centers) and xq_all.shape[1] <= _native.MAX_DIM)  # d + 1 with unequal blocks
     v = torch.empty(n_mc, dtype=torch.float64, device=device)
     rho = torch.empty_like(v)
     reach = 0.0
@@ -270,7 +271,7 @@ def nested_neg_log_density(centers: torch.Tensor, beta: float, x: torch.Tensor, 
         xq, ob = x[pos], own[pos]  # (p, d), (p,)
         xr = xq_all[pos].unsqueeze(0).expand(groups, -1, -1)  # (G, p, d or d + 1)
         if native:  # float32 mixtures: the C kernels sum every block but the own one directly
-            rest = _rest_sums_native(xq_all[pos], cg, ob, scale) + logw.max()  # (G, p)
+            rest = _rest_sums_native(xq_all[pos], cg, ob, beta) + logw.max()  # (G, p)
         else:
             lse = log_kernel_sums(xr, cg, beta, method=kernel_method) + logw.max()  # (G, p): ln S_g, every block
         if count_reach:  # group centres within the exact path's pruning radius of each sample
@@ -294,24 +295,18 @@ def nested_neg_log_density(centers: torch.Tensor, beta: float, x: torch.Tensor, 
     return dict(v=v, rho=rho, ratios=ratios, reach=reach / replicates, subset=s, width=width)
 
 
-def _rest_sums_native(xq: torch.Tensor, cg: torch.Tensor, own: torch.Tensor, scale: float) -> torch.Tensor:
-    """``ln Σ_{b ≠ own_k} exp(scale·‖x_k − c_{g,b}‖²)`` for each group g and query k, in the C
-    kernels (float32 distances, float64 sums) on :mod:`._cpu_pool`'s workers: every subset
-    centre but the one in the query's own block, left out rather than subtracted.
+def _rest_sums_native(xq: torch.Tensor, cg: torch.Tensor, own: torch.Tensor, beta: float) -> torch.Tensor:
+    """``ln Σ_{b ≠ own_k} exp(−‖x_k − c_{g,b}‖² / (2β²))`` for each group g and query k, in
+    the C kernels (float32 distances, float64 sums) on :mod:`._cpu_pool`'s workers: every
+    subset centre but the one in the query's own block, left out rather than subtracted.
 
     xq (p, d') float64, cg (G, s, d') float64, own (p,) block indices; returns (G, p) float64.
     """
-    G, s, _ = cg.shape
-    p = xq.shape[0]
-    x32 = xq.to(torch.float32).contiguous()  # (p, d')
-    ct = cg.to(torch.float32).transpose(1, 2).contiguous()  # (G, d', s)
+    G, p = cg.shape[0], xq.shape[0]
+    x32 = xq.to(torch.float32).unsqueeze(0).expand(G, -1, -1)  # (G, p, d')
     out = torch.empty(G, p, dtype=torch.float64)
-    step = _task_queries(p, s, CPU_TASK_MIN_QUERIES, xq.device)
-
-    def task(g, q0):
-        out[g, q0:q0 + step] = _native.lse_dense(x32[q0:q0 + step], ct[g], scale, exclude=own[q0:q0 + step])
     with _cpu_pool.task_runner(xq.device) as run:
-        run([lambda g=g, q0=q0: task(g, q0) for g in range(G) for q0 in range(0, p, step)])
+        run(_dense_tasks(x32, cg.to(torch.float32), beta, "auto", out, exclude=own))
     return out
 
 

@@ -62,6 +62,34 @@ def test_dense_matches_brute_force(d, m, n):
 
 
 @needs_native
+def test_dense_tasks_leave_out_one_centre_per_query():
+    # The nested path's sums: every batch's centre exclude[i] left out of query i's sum,
+    # against float64 brute force over the other centres; the only centre gives −inf.
+    B, m, n, d, beta = 3, 300, 40, 4, 0.4
+    x = torch.randn(B, m, d, generator=_gen(7))
+    c = torch.randn(B, n, d, generator=_gen(8))
+    skip = torch.randint(0, n, (m,), generator=_gen(9))
+    out = torch.empty(B, m, dtype=torch.float64)
+    for task in _kernels._dense_tasks(x, c, beta, "auto", out, exclude=skip):
+        task()
+    d2 = ((x.double().unsqueeze(2) - c.double().unsqueeze(1)) ** 2).sum(-1)  # (B, m, n)
+    d2[:, torch.arange(m), skip] = math.inf
+    want = torch.logsumexp(-d2 / (2 * beta ** 2), dim=-1)
+    assert _rel(out, want) <= TOL32
+    one = torch.empty(1, 2, dtype=torch.float64)
+    for task in _kernels._dense_tasks(x[:1, :2], c[:1, :1], beta, "auto", one, exclude=torch.zeros(2, dtype=torch.long)):
+        task()
+    assert torch.isneginf(one).all()
+
+
+def test_dense_tasks_exclude_needs_c():
+    x = torch.zeros(1, 2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="exclude"):
+        _kernels._dense_tasks(x, x, 1.0, "auto", torch.empty(1, 2, dtype=torch.float64),
+                              exclude=torch.zeros(2, dtype=torch.long))
+
+
+@needs_native
 def test_dense_far_queries_and_exp_floor():
     # Queries far from every centre (exponents ~ −1e7) and centres spread so that most
     # terms fall below the floor: the sum is the nearest term's, exactly as brute force.
