@@ -256,8 +256,7 @@ def _top_up(mi: MIEstimate, c: torch.Tensor, beta: float, n: int, target_stderr:
     n2 = int(min(n_mc_max - n, max(2, math.ceil(n * (mi.h_t_stderr ** 2 / room - 1.0)))))
     second = gm_entropy(c.reshape(-1, c.shape[-1]), beta, n_mc=n2, generator=generator,
                         control_variate=control_variate, method=method)
-    h_t = (n * mi.h_t + n2 * second.value) / (n + n2)
-    se_t = math.sqrt(n * n * mi.h_t_stderr ** 2 + n2 * n2 * second.stderr ** 2) / (n + n2)
+    h_t, se_t = _by_counts(n, mi.h_t, mi.h_t_stderr, n2, second.value, second.stderr)
     return dataclasses.replace(mi, value=h_t - mi.h_t_given_x, h_t=h_t, h_t_stderr=se_t,
                                stderr=math.hypot(se_t, mi.h_t_given_x_stderr))
 
@@ -361,6 +360,17 @@ def estimate_information_jointly(samples: list, labels: torch.Tensor, beta: floa
     return out
 
 
+def _by_counts(na: int, a: float, a_stderr: float, nb: int, b: float, b_stderr: float) -> tuple[float, float]:
+    """Two independent estimates from na and nb samples pooled by their counts:
+    ``(na a + nb b) / (na + nb)`` and its standard error
+    ``√(na² s_a² + nb² s_b²) / (na + nb)``.
+
+    >>> _by_counts(1, 0.0, 0.4, 1, 2.0, 0.3)
+    (1.0, 0.25)
+    """
+    return (na * a + nb * b) / (na + nb), math.sqrt((na * a_stderr) ** 2 + (nb * b_stderr) ** 2) / (na + nb)
+
+
 def _pooled(a: Information, b: Information) -> Information:
     """Two independent joint estimates pooled by their sample counts (every field)."""
     na, nb = a.n_mc, b.n_mc
@@ -370,9 +380,9 @@ def _pooled(a: Information, b: Information) -> Information:
         for f in dataclasses.fields(x):
             u, v = getattr(x, f.name), getattr(y, f.name)
             if f.name.endswith("stderr"):
-                kw[f.name] = math.sqrt((na * u) ** 2 + (nb * v) ** 2) / (na + nb)
+                kw[f.name] = _by_counts(na, 0.0, u, nb, 0.0, v)[1]
             elif isinstance(u, float):
-                kw[f.name] = (na * u + nb * v) / (na + nb)
+                kw[f.name] = _by_counts(na, u, 0.0, nb, v, 0.0)[0]
             elif f.name.endswith("_path"):
                 kw[f.name] = "nested" if "nested" in (u, v) else "exact"
         return dataclasses.replace(x, **kw)
