@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="start no job after H hours (finished jobs stay in DIR/jobs)")
             p.add_argument("--commit", action="store_true",
                            help="git-commit each finished job's file in DIR/jobs as it is written")
+        if get_experiment(name).status is not None:
+            p.add_argument("--status", action="store_true",
+                           help="print where the run in --out stands (finished jobs, checkpoints, what is left) "
+                                "and run nothing")
     return parser
 
 
@@ -171,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides["seed"] = args.seed
     try:
         config = experiment.config_type.for_scale(scale, **overrides)
+        if getattr(args, "status", False):
+            print(experiment.status(config, args.out))
+            return 0
         device = resolve_device(args.device)
         if not _launched_by_torchrun():
             out = check_output_dir(args.out, overwrite=args.overwrite)

@@ -83,7 +83,7 @@ def test_paths_are_recorded_per_epoch_and_layer(tmp_path):
     assert np.array_equal(job.measure_seconds, r.measure_seconds)
 
 
-def test_cli_sittings_and_commits(tmp_path):
+def test_cli_sittings_and_commits(tmp_path, capsys):
     from infoflow_core.__main__ import main
 
     repo = tmp_path / "repo"
@@ -99,6 +99,14 @@ def test_cli_sittings_and_commits(tmp_path):
     assert not (repo / "full" / "summary.json").exists()
     assert "job tanh/seed0 finished" in git("log", "--format=%s").stdout
     assert main([*args, "--jobs", "0"]) == 0  # a sitting with no budget: nothing new, nothing lost
+    capsys.readouterr()
+    assert main([*args, "--status"]) == 0  # where the run stands, running nothing
+    status = capsys.readouterr().out
+    assert "tanh/seed0: finished, 2 measured epochs of 4;" in status and "nested path, h(T): none" in status
+    assert "1 of 2 network jobs finished" in status and status.rstrip().endswith("left: deterministic/seed0")
+    assert sorted(p.name for p in (repo / "full" / "jobs").iterdir()) == ["config.json", "tanh--seed0.npz"]
+    with pytest.raises(SystemExit):  # the folder holds another configuration's jobs
+        main([*args, "--status", "--set", "n_x=3"])
     assert main(args) == 0  # the jobs folder exists: used, the rest run, results assembled
     assert (repo / "full" / "summary.json").exists()
     assert sorted(p.name for p in (repo / "full" / "jobs").iterdir()) == [
@@ -137,3 +145,19 @@ def test_top_up_meets_the_target_and_stays_unbiased():
     none = estimate_information([s], 0.005, n_mc=256, n_mc_given_x=16, generator=torch.Generator().manual_seed(1),
                                 target_stderr=0.02, n_mc_max=256)[0]
     assert none == small  # no room left: unchanged
+
+
+def test_status_names_finished_under_way_and_left(tmp_path):
+    from infoflow_core.experiments import Checkpoints
+
+    cfg = SZTConfig.for_scale("quick", **{**TINY, "dpi": False})
+    assert ex.run_status(cfg, tmp_path).endswith("no finished jobs and no checkpoints yet")
+    run = ex.run_szt(cfg.replace(n_seeds=1), device="cpu", progress=False)
+    JobStore(tmp_path / "jobs", cfg).save("tanh/seed0", run.networks["tanh"])
+    net = cfg.network("tanh", 1)
+    Checkpoints(tmp_path / "checkpoints", cfg).save(f"tanh/seed{net.seed}", {"done": {"rows": [{}]}})
+    lines = ex.run_status(cfg, tmp_path).splitlines()
+    assert lines[1].startswith("tanh/seed0: finished, 2 measured epochs of 4; final test accuracy")
+    assert "tanh/seed1: under way, 1 of 2 measured epochs in its checkpoint" in lines
+    assert lines[-1].startswith("1 of 4 network jobs finished (")
+    assert lines[-1].endswith("left: deterministic/seed0, tanh/seed1, deterministic/seed1")

@@ -165,6 +165,9 @@ class Experiment:
     run : callable
         ``run(config, *, device=None, progress=True) -> results``; a long experiment
         also takes ``checkpoints=None`` (a :class:`Checkpoints`) and resumes from it.
+    status : callable, optional
+        ``status(config, out) -> str``: where a run kept in folder ``out`` stands (its
+        finished jobs and checkpoints), for experiments that run as jobs.
     """
 
     name: str
@@ -172,6 +175,7 @@ class Experiment:
     config_type: type
     results_type: type
     run: Callable
+    status: Callable | None = None
 
     @property
     def resumable(self) -> bool:

@@ -16,7 +16,8 @@ quick scale); ``python -m infoflow_core szt --scale S --out DIR`` stores a run.
 
 Modules: :mod:`.config` (configuration, presets, per-network settings),
 :mod:`.training` (train loop), :mod:`.measure` (information, binning, histograms),
-:mod:`.analysis` (numbers and the checked report), :mod:`.results` (results types).
+:mod:`.analysis` (numbers and the checked report), :mod:`.results` (results types),
+:mod:`.status` (where a long run stands).
 
 >>> EXPERIMENT.name, EXPERIMENT.config_type is SZTConfig
 ('szt', True)
@@ -42,6 +43,7 @@ from .measure import (choose_n_mc, choose_n_mc_given_x, collapse_realizations, d
                       estimate_label_information,
                       histogram_edges, measure_deterministic, measure_noisy)
 from .results import DeterministicResults, DPIResults, NetworkResults, SZTResults
+from .status import describe_job, run_jobs, run_status
 from .training import build_model, train_network
 
 __all__ = [
@@ -52,7 +54,7 @@ __all__ = [
     "dpi_epochs_of", "histogram_edges", "measure_noisy",
     "measure_deterministic", "dpi_realizations", "compression_summary", "compression_over_seeds", "overfitting_onset", "hbin_correlations",
     "bin_centres", "distance_summary", "dpi_check", "plane_phases", "information_phases", "phases_over_seeds", "binned_plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "report", "REPORT_PARTS",
-    "run_szt", "szt_results", "EXPERIMENT",
+    "run_szt", "szt_results", "run_jobs", "run_status", "describe_job", "EXPERIMENT",
 ]
 
 
@@ -121,8 +123,7 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
     # The jobs: per seed, every noisy network, then the deterministic one. Each seeds its
     # own generators (measure_noisy, measure_deterministic), so under torchrun run_sharded
     # spreads them over the ranks and gathers the same results in this order.
-    names = list(config.networks) + (["deterministic"] if config.deterministic else [])
-    job_list = [(name, k) for k in range(config.n_seeds) for name in names]
+    job_list = run_jobs(config)
 
     def stored_or_run(key, cls, cfg, run):
         """The job's stored result, else its run when the budget allows (saved), else None."""
@@ -198,4 +199,5 @@ def szt_results(scale: str | None = None, *, results_dir=None, recompute: bool =
 
 
 #: The record the command line ``python -m infoflow_core szt`` uses.
-EXPERIMENT = Experiment("szt", "Section 5.1: the noisy SZT networks (Figs. 1, 5, 6)", SZTConfig, SZTResults, run_szt)
+EXPERIMENT = Experiment("szt", "Section 5.1: the noisy SZT networks (Figs. 1, 5, 6)", SZTConfig, SZTResults, run_szt,
+                        status=run_status)
