@@ -45,15 +45,19 @@ def test_sittings_give_the_uninterrupted_run(tmp_path):
     assert len(first.value.finished) == 2 and "deterministic/seed1" in first.value.missing
     assert store.keys() == ["deterministic/seed0", "tanh/seed0"]
     # the next sitting: a new store object on the same folder, one more job at a time
-    sittings = 1
+    sittings, added = 1, []
     while True:
+        before = set(store.keys())
         try:
             done = ex.run_szt(cfg, device="cpu", progress=False, jobs=JobStore(tmp_path / "jobs", cfg),
                               budget=JobBudget(max_jobs=1))
             break
         except IncompleteRun:
             sittings += 1
-    assert sittings == 3  # tanh/seed1, deterministic/seed1, then the realization check
+        finally:
+            added += sorted(set(store.keys()) - before)
+    assert added == ["dpi/final", "tanh/seed1", "deterministic/seed1"]  # seed 0 complete first
+    assert sittings == 3  # the realization check (after seed 0), tanh/seed1, deterministic/seed1
     assert JobStore(tmp_path / "jobs", cfg).keys() == ["deterministic/seed0", "deterministic/seed1", "dpi/final",
                                                        "tanh/seed0", "tanh/seed1"]
     a, b = ref.arrays(), done.arrays()

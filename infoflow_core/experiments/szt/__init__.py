@@ -84,13 +84,16 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
     the realization check re-estimates the first seed's ``"tanh"`` network at
     ``config.dpi_epochs`` epochs (:func:`dpi_epochs_of`) with seed ``config.seed + 4``.
 
+    The jobs run in the order of :func:`run_jobs` (seed, then ``config.networks``, then
+    ``"deterministic"``), with the realization check right after the first seed's jobs:
+    a run stopped by its ``budget`` completes the first seed before it starts another.
     Under ``torchrun`` (a default ``torch.distributed`` process group with more than one
-    rank, as ``python -m infoflow_core`` sets up) the runs are spread over the ranks
+    rank, as ``python -m infoflow_core`` sets up) the first seed's jobs, then the other
+    seeds' jobs, are spread over the ranks
     (:func:`~infoflow_core.experiments._common.run_sharded`: rank r trains jobs r,
-    r + world, …, in the order seed, then ``config.networks``, then ``"deterministic"``),
-    gathered on every rank, and the realization check runs on rank 0 after the gather
-    and is shared; every rank returns the same results, equal to a one-process run's
-    (every run seeds its own generators).
+    r + world, …), gathered on every rank, and the realization check runs on rank 0
+    between the two and is shared; every rank returns the same results, equal to a
+    one-process run's (every run seeds its own generators).
 
     Parameters
     ----------
@@ -120,10 +123,6 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
     t0 = time.perf_counter()
     dev = resolve_device(device)
     data = szt_data(config.seed)
-    # The jobs: per seed, every noisy network, then the deterministic one. Each seeds its
-    # own generators (measure_noisy, measure_deterministic), so under torchrun run_sharded
-    # spreads them over the ranks and gathers the same results in this order.
-    job_list = run_jobs(config)
 
     def stored_or_run(key, cls, cfg, run):
         """The job's stored result, else its run when the budget allows (saved), else None."""
@@ -150,18 +149,8 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
         return stored_or_run(f"{name}/seed{k}", cls, cfg,
                              lambda: measure(cfg, data, dev, progress=progress, checkpoints=checkpoints))
 
-    done = dict(zip(job_list, run_sharded(job_list, job)))
-    missing = [f"{name}/seed{k}" for (name, k), r in done.items() if r is None]
-    if config.dpi and done.get(("tanh", 0)) is None:
-        missing.append("dpi (after tanh/seed0)")
-    if missing:
-        raise IncompleteRun([f"{name}/seed{k}" for (name, k), r in done.items() if r is not None], missing)
-    seed_runs = {name: [done[(name, k)] for k in range(config.n_seeds)] for name in config.networks}
-    deterministic_runs = [done[("deterministic", k)] for k in range(config.n_seeds)] if config.deterministic else []
-    realizations = []
-    if config.dpi:  # needs the trained tanh network: after the gather, on rank 0, then shared with every rank
-        tanh = seed_runs["tanh"][0]
-
+    def realization_check(tanh):
+        """The realization check of the first seed's tanh network (None per epoch not run)."""
         def check(epoch):
             key = f"dpi/{'final' if epoch is None else epoch}"
             stored = checkpoints.load(key) if checkpoints is not None else None
@@ -176,11 +165,33 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
             return res
 
         epochs = dpi_epochs_of(tanh, config.dpi_epochs)
-        realizations = run_sharded([epochs], lambda es: [
+        found = run_sharded([epochs], lambda es: [
             stored_or_run(f"dpi/{'final' if e is None else e}", DPIResults, None, lambda e=e: check(e)) for e in es])[0]
-        left = [f"dpi/{'final' if e is None else e}" for e, r in zip(epochs, realizations) if r is None]
-        if left:
-            raise IncompleteRun([f"{name}/seed{k}" for (name, k) in done], left)
+        return epochs, found
+
+    # The jobs (run_jobs): the first seed's networks, then its realization check (it needs
+    # only the trained tanh network), then the other seeds, so that a sitting completes
+    # one seed before it starts the next. Each job seeds its own generators
+    # (measure_noisy, measure_deterministic), so under torchrun run_sharded spreads each
+    # phase's jobs over the ranks and gathers the same results in this order; the
+    # realization check runs on rank 0 after the first phase's gather and is shared.
+    job_list = run_jobs(config)
+    first = [item for item in job_list if item[1] == 0]
+    done = dict(zip(first, run_sharded(first, job)))
+    realizations, left = [], []
+    if config.dpi:
+        if done.get(("tanh", 0)) is None:
+            left.append("dpi (after tanh/seed0)")
+        else:
+            epochs, realizations = realization_check(done[("tanh", 0)])
+            left = [f"dpi/{'final' if e is None else e}" for e, r in zip(epochs, realizations) if r is None]
+    rest = [item for item in job_list if item[1] > 0]
+    done.update(zip(rest, run_sharded(rest, job)))
+    missing = [f"{name}/seed{k}" for (name, k), r in done.items() if r is None] + left
+    if missing:
+        raise IncompleteRun([f"{name}/seed{k}" for (name, k), r in done.items() if r is not None], missing)
+    seed_runs = {name: [done[(name, k)] for k in range(config.n_seeds)] for name in config.networks}
+    deterministic_runs = [done[("deterministic", k)] for k in range(config.n_seeds)] if config.deterministic else []
     return SZTResults(config=config, seed_runs=seed_runs, deterministic_runs=deterministic_runs,
                       realizations=realizations, provenance=Provenance.now(dev, time.perf_counter() - t0))
 

@@ -19,7 +19,7 @@ __all__ = ["run_jobs", "describe_job", "run_status"]
 def run_jobs(config: SZTConfig) -> list[tuple[str, int]]:
     """The (network, seed index) jobs of ``config`` in the order :func:`run_szt` runs them:
     per seed, every noisy network, then the deterministic one (the realization check
-    comes after them all).
+    comes after the first seed's).
 
     >>> run_jobs(SZTConfig.for_scale("quick", networks=("tanh", "relu"), n_seeds=2))
     [('tanh', 0), ('relu', 0), ('deterministic', 0), ('tanh', 1), ('relu', 1), ('deterministic', 1)]
