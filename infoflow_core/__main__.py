@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--status", action="store_true",
                            help="print where the run in --out stands (finished jobs, checkpoints, what is left) "
                                 "and run nothing")
+            p.add_argument("--assemble", action="store_true",
+                           help="run nothing: write summary.json and arrays.npz from the finished jobs in "
+                                "DIR/jobs, of the seeds whose jobs are all in (the whole run once every job is)")
     return parser
 
 
@@ -180,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         device = resolve_device(args.device)
         if not _launched_by_torchrun():
-            out = check_output_dir(args.out, overwrite=args.overwrite)
+            out = check_output_dir(args.out, overwrite=args.overwrite, config=config)
     except ValueError as err:
         parser.error(str(err))
     if not _launched_by_torchrun():
@@ -194,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = [None]
         if rank == 0:
             try:
-                out = check_output_dir(args.out, overwrite=args.overwrite)
+                out = check_output_dir(args.out, overwrite=args.overwrite, config=config)
             except ValueError as err:
                 verdict = [str(err)]
         dist.broadcast_object_list(verdict, src=0)
@@ -223,9 +226,12 @@ def _bound_store(cls, folder: Path, config, args, rank: int):
 
 def _run(experiment, config, device, out, args, *, rank: int) -> int:
     """Run the experiment (every rank), save and report (rank 0 only)."""
+    from .results import holds_part_of
+
     t0 = time.perf_counter()
     kwargs = {}
-    if experiment.resumable:
+    assemble = getattr(args, "assemble", False)
+    if experiment.resumable and not assemble:
         from .experiments import Checkpoints
 
         folder = Path(args.out) / "checkpoints"
@@ -237,13 +243,13 @@ def _run(experiment, config, device, out, args, *, rank: int) -> int:
             print(f"resuming from {len(done)} checkpoint(s) in {folder}", file=sys.stderr)
     jobs_folder = Path(args.out) / "jobs"
     if hasattr(args, "jobs") and (args.jobs is not None or args.max_hours is not None or args.commit
-                                  or jobs_folder.is_dir()):
+                                  or jobs_folder.is_dir() or assemble):
         from .experiments._jobs import JobBudget, JobStore
 
         kwargs["jobs"] = _bound_store(JobStore, jobs_folder, config, args, rank)
         if kwargs["jobs"] is None:
             return 2
-        kwargs["budget"] = JobBudget(args.jobs, args.max_hours)
+        kwargs["budget"] = JobBudget(0 if assemble else args.jobs, args.max_hours)
         kwargs["commit"] = bool(args.commit) and rank == 0
         found = kwargs["jobs"].keys()
         if found and rank == 0:
@@ -256,13 +262,23 @@ def _run(experiment, config, device, out, args, *, rank: int) -> int:
         print(f"python -m infoflow_core {args.experiment}: {err}", file=sys.stderr)
         return 1
     except IncompleteRun as err:
-        if rank == 0:
-            print(f"python -m infoflow_core {args.experiment}: {err}. Finished jobs are in {jobs_folder}; run the "
-                  "same command again to go on.", file=sys.stderr)
+        if rank != 0:
+            return 0
+        then = "" if assemble else "; run the same command again to go on"
+        print(f"python -m infoflow_core {args.experiment}: {err}. Finished jobs are in {jobs_folder}{then}.",
+              file=sys.stderr)
+        if assemble:
+            if err.partial is None:
+                print(f"python -m infoflow_core {args.experiment}: no seed has all its jobs finished yet; "
+                      "nothing written", file=sys.stderr)
+                return 1
+            err.partial.save(out, overwrite=True)  # check_output_dir let only a part of this run be replaced
+            print(f"wrote {out / 'summary.json'} and {out / 'arrays.npz'} of the finished seeds: "
+                  f"{err.partial.describe()}")
         return 0
     if rank != 0:
         return 0
-    results.save(out, overwrite=args.overwrite)
+    results.save(out, overwrite=args.overwrite or holds_part_of(out, config))
     if "checkpoints" in kwargs:
         kwargs["checkpoints"].remove()
     print(f"wrote {out / 'summary.json'} and {out / 'arrays.npz'} "

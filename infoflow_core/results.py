@@ -194,11 +194,13 @@ class ExperimentResults:
         return out
 
     @classmethod
-    def load(cls, path, *, expected_config: ExperimentConfig | None = None):
+    def load(cls, path, *, expected_config: ExperimentConfig | None = None, allow_part: bool = False):
         """Read a folder written by :meth:`save`.
 
         With ``expected_config``, a stored configuration hash that differs raises
-        :class:`StaleResultsError`.
+        :class:`StaleResultsError`; with ``allow_part`` too, a stored run of fewer seeds of
+        it (:meth:`~infoflow_core.experiments.ExperimentConfig.part_of`: a long run's
+        finished seeds) is read.
         """
         path = Path(path)
         summary_file = path / "summary.json"
@@ -212,7 +214,8 @@ class ExperimentResults:
         if config.hash != summary.get("config_hash"):
             raise StaleResultsError(f"{summary_file}: config_hash {summary.get('config_hash')} does not match "
                                     f"its own config (hash {config.hash}); the file was edited by hand")
-        if expected_config is not None and expected_config.hash != config.hash:
+        if (expected_config is not None and expected_config.hash != config.hash
+                and not (allow_part and config.part_of(expected_config))):
             diff = _config_diff(config.to_dict(), expected_config.to_dict())
             raise StaleResultsError(
                 f"stored {cls.experiment} results in {path} were made with another configuration than "
@@ -254,17 +257,18 @@ def _json_default(obj: Any):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def check_output_dir(out_dir, *, overwrite: bool = False) -> Path:
+def check_output_dir(out_dir, *, overwrite: bool = False, config: ExperimentConfig | None = None) -> Path:
     """Check, before any computing, that results can be written to ``out_dir``.
 
     Raises ``ValueError`` when ``out_dir`` is an existing file, when it already holds
     a stored run (``summary.json``) and ``overwrite`` is False, or when the nearest
-    existing parent is not writable.
+    existing parent is not writable. A stored run of fewer seeds of ``config``
+    (:func:`holds_part_of`) is not in the way: the run it is part of replaces it.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out_dir {str(out)!r} is an existing file, not a folder")
-    if (out / "summary.json").exists() and not overwrite:
+    if (out / "summary.json").exists() and not overwrite and not holds_part_of(out, config):
         raise ValueError(f"out_dir {str(out)!r} already holds stored results (summary.json); "
                          "pass overwrite=True (--overwrite) to replace them")
     parent = out
@@ -273,6 +277,20 @@ def check_output_dir(out_dir, *, overwrite: bool = False) -> Path:
     if not parent.is_dir() or not os.access(parent, os.W_OK):
         raise ValueError(f"out_dir {str(out)!r} cannot be created: {str(parent)!r} is not a writable folder")
     return out
+
+
+def holds_part_of(out_dir, config: ExperimentConfig | None) -> bool:
+    """Whether folder ``out_dir`` holds stored results of ``config`` with fewer seeds
+    (:meth:`~infoflow_core.experiments.ExperimentConfig.part_of`), which a later sitting
+    of the same long run may replace."""
+    summary_file = Path(out_dir) / "summary.json"
+    if config is None or not summary_file.is_file():
+        return False
+    try:
+        stored = type(config).from_dict(json.loads(summary_file.read_text())["config"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    return stored.part_of(config)
 
 
 def results_dir_from_env() -> Path | None:
@@ -460,7 +478,9 @@ def load_or_run(experiment, config: ExperimentConfig, *, results_dir=None, recom
     ``quick`` (CI always computes). At the ``book`` scale a stored ``full`` run is
     preferred to the stored ``book`` run. A stored folder whose configuration hash
     differs from the preset's raises :class:`StaleResultsError`: the code changed and
-    the numbers on disk no longer follow from it.
+    the numbers on disk no longer follow from it. A stored run of the preset with fewer
+    seeds (a long run's finished seeds, ``python -m infoflow_core szt --assemble``) is
+    read as it is; its ``describe()`` says so.
 
     A run that is computed goes through the run cache (:func:`cache_dir`): keyed by the
     configuration's hash, :func:`library_hash`, the torch, NumPy and Python versions
@@ -480,5 +500,5 @@ def load_or_run(experiment, config: ExperimentConfig, *, results_dir=None, recom
         folder = root / scale
         if (folder / "summary.json").is_file():
             expected = experiment.config_type.for_scale(scale)
-            return experiment.results_type.load(folder, expected_config=expected)
+            return experiment.results_type.load(folder, expected_config=expected, allow_part=True)
     return _compute(experiment, config, **compute)

@@ -165,3 +165,65 @@ def test_status_names_finished_under_way_and_left(tmp_path):
     assert "tanh/seed1: under way, 1 of 2 measured epochs in its checkpoint" in lines
     assert lines[-1].startswith("1 of 4 network jobs finished (")
     assert lines[-1].endswith("left: deterministic/seed0, tanh/seed1, deterministic/seed1")
+
+
+def test_cli_assembles_the_finished_seeds(tmp_path, capsys):
+    from infoflow_core.__main__ import main
+    from infoflow_core.results import StaleResultsError
+
+    cfg = {**TINY, "dpi": False}  # two seeds
+    whole = SZTConfig.for_scale("quick", **cfg)
+    sets = [a for k, v in cfg.items() for a in ("--set", f"{k}={json.dumps(v)}")]
+    out = tmp_path / "full"
+    args = ["szt", "--scale", "quick", "--out", str(out), "--device", "cpu", "--no-progress", *sets]
+    assert main([*args, "--jobs", "1"]) == 0
+    assert main([*args, "--assemble"]) == 1  # seed 0 still lacks its deterministic network
+    assert not (out / "summary.json").exists()
+    assert main([*args, "--jobs", "2"]) == 0  # deterministic/seed0, tanh/seed1
+    assert main([*args, "--assemble"]) == 0  # seed 0 is complete: its results, runs nothing
+    part = ex.SZTResults.load(out, expected_config=whole, allow_part=True)
+    assert part.config == whole.replace(n_seeds=1) and part.config.part_of(whole)
+    assert [len(r) for r in part.seed_runs.values()] == [1] and len(part.deterministic_runs) == 1
+    with pytest.raises(StaleResultsError):
+        ex.SZTResults.load(out, expected_config=whole)
+    assert sorted(p.name for p in (out / "jobs").iterdir()) == [
+        "config.json", "deterministic--seed0.npz", "tanh--seed0.npz", "tanh--seed1.npz"]
+    capsys.readouterr()
+    assert main(args) == 0  # the rest; the partial results are replaced by the whole run's, no --overwrite
+    full = ex.SZTResults.load(out, expected_config=whole)
+    assert np.array_equal(full.networks["tanh"].mi, part.networks["tanh"].mi)
+    assert len(full.seed_runs["tanh"]) == 2
+    with pytest.raises(SystemExit):  # a whole run is not replaced without --overwrite
+        main([*args, "--assemble"])
+
+
+def test_describe_says_which_seeds_are_in():
+    run = ex.run_szt(SZTConfig.for_scale("quick", **{**TINY, "n_seeds": 1, "dpi": False, "deterministic": False}),
+                     device="cpu", progress=False)
+    full = SZTConfig.for_scale("full")
+    part = ex.SZTResults(config=full.replace(n_seeds=1), seed_runs=run.seed_runs, provenance=run.provenance)
+    assert "full scale: 1 seed per network (root seed 0) (so far: 1 of the 3 seeds of the full run" in part.describe()
+    assert "so far" not in run.describe()
+
+
+def test_chapters_read_the_finished_seeds_of_the_full_run(tmp_path):
+    # A stored full run with fewer seeds than the preset (what --assemble writes) is what
+    # the chapters read at the book scale; another configuration is still refused.
+    from infoflow_core.results import StaleResultsError, load_or_run
+
+    run = ex.run_szt(SZTConfig.for_scale("quick", **{**TINY, "n_seeds": 1, "networks": ex.NETWORKS}),
+                     device="cpu", progress=False)
+    full = SZTConfig.for_scale("full")
+    part = ex.SZTResults(config=full.replace(n_seeds=1), seed_runs=run.seed_runs,
+                         deterministic_runs=run.deterministic_runs, realizations=run.realizations,
+                         provenance=run.provenance)
+    part.save(tmp_path / "szt" / "full")
+    got = load_or_run(ex.EXPERIMENT, SZTConfig.for_scale("book"), results_dir=tmp_path)
+    assert got.config == full.replace(n_seeds=1) and "so far: 1 of the 3 seeds" in got.describe()
+    assert np.array_equal(got.networks["relu"].mi, run.networks["relu"].mi)
+    stale = ex.SZTResults(config=full.replace(n_seeds=1, n_x=999), seed_runs=run.seed_runs,
+                          deterministic_runs=run.deterministic_runs, realizations=run.realizations,
+                          provenance=run.provenance)
+    stale.save(tmp_path / "szt" / "full", overwrite=True)
+    with pytest.raises(StaleResultsError):
+        load_or_run(ex.EXPERIMENT, SZTConfig.for_scale("book"), results_dir=tmp_path)

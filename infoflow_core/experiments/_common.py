@@ -148,6 +148,19 @@ class ExperimentConfig:
         """Whether this is exactly ``for_scale(self.scale)`` (no overrides)."""
         return self == type(self).for_scale(self.scale)
 
+    def part_of(self, whole) -> bool:
+        """Whether this is ``whole`` with fewer seeds (``n_seeds``), all else equal: the
+        configuration of a long run's results while its later seeds are still running.
+
+        >>> from infoflow_core.experiments.szt import SZTConfig
+        >>> full = SZTConfig.for_scale("full")
+        >>> full.replace(n_seeds=1).part_of(full), full.part_of(full), full.replace(n_x=10, n_seeds=1).part_of(full)
+        (True, False, False)
+        """
+        if type(self) is not type(whole) or not hasattr(whole, "n_seeds"):
+            return False
+        return self.n_seeds < whole.n_seeds and self.replace(n_seeds=whole.n_seeds) == whole
+
 
 @dataclass(frozen=True)
 class Experiment:

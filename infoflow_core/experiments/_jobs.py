@@ -45,10 +45,13 @@ __all__ = ["JobStore", "JobBudget", "IncompleteRun"]
 
 class IncompleteRun(Exception):
     """Raised by a run with a job budget when jobs are left: ``finished`` and
-    ``missing`` name them (keys like ``"tanh/seed0"``)."""
+    ``missing`` name them (keys like ``"tanh/seed0"``); ``partial`` is the results of
+    the seeds whose jobs are all finished (a configuration with fewer ``n_seeds``,
+    :meth:`~._common.ExperimentConfig.part_of` the run's), or None when there are none."""
 
-    def __init__(self, finished: list[str], missing: list[str]):
+    def __init__(self, finished: list[str], missing: list[str], partial=None):
         self.finished, self.missing = list(finished), list(missing)
+        self.partial = partial
         super().__init__(f"{len(self.finished)} of {len(self.finished) + len(self.missing)} jobs finished; "
                          f"left: {', '.join(self.missing)}")
 

@@ -188,12 +188,21 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
     rest = [item for item in job_list if item[1] > 0]
     done.update(zip(rest, run_sharded(rest, job)))
     missing = [f"{name}/seed{k}" for (name, k), r in done.items() if r is None] + left
+
+    def results(n_seeds):
+        seed_runs = {name: [done[(name, k)] for k in range(n_seeds)] for name in config.networks}
+        deterministic_runs = [done[("deterministic", k)] for k in range(n_seeds)] if config.deterministic else []
+        return SZTResults(config=config if n_seeds == config.n_seeds else config.replace(n_seeds=n_seeds),
+                          seed_runs=seed_runs, deterministic_runs=deterministic_runs, realizations=realizations,
+                          provenance=Provenance.now(dev, time.perf_counter() - t0))
+
     if missing:
-        raise IncompleteRun([f"{name}/seed{k}" for (name, k), r in done.items() if r is not None], missing)
-    seed_runs = {name: [done[(name, k)] for k in range(config.n_seeds)] for name in config.networks}
-    deterministic_runs = [done[("deterministic", k)] for k in range(config.n_seeds)] if config.deterministic else []
-    return SZTResults(config=config, seed_runs=seed_runs, deterministic_runs=deterministic_runs,
-                      realizations=realizations, provenance=Provenance.now(dev, time.perf_counter() - t0))
+        # The seeds whose jobs are all in (and the realization check): results of their own.
+        complete = next((k for k in range(config.n_seeds) if any(done[item] is None for item in job_list
+                                                                  if item[1] == k)), config.n_seeds)
+        raise IncompleteRun([f"{name}/seed{k}" for (name, k), r in done.items() if r is not None], missing,
+                            partial=results(complete) if complete > 0 and not left else None)
+    return results(config.n_seeds)
 
 
 def szt_results(scale: str | None = None, *, results_dir=None, recompute: bool = False, device=None,

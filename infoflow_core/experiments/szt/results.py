@@ -288,7 +288,10 @@ class SZTResults(ExperimentResults):
         n = len(next(iter(self.seed_runs.values()), []))
         seeds = ", ".join(str(s) for s in c.seeds[:n])
         plural = "s" if n != 1 else ""
-        return (f"{c.scale} scale: {n} seed{plural} per network (root seed{plural} {seeds}), "
+        whole = type(c).for_scale(c.scale)
+        so_far = (f" (so far: {n} of the {whole.n_seeds} seeds of the {c.scale} run; the others are under way)"
+                  if c.part_of(whole) else "")
+        return (f"{c.scale} scale: {n} seed{plural} per network (root seed{plural} {seeds}){so_far}, "
                 f"{c.n_epochs} epochs, {len(c.epochs)} measured, n_x = {c.n_x}; {self.provenance.describe()}")
 
     @staticmethod
