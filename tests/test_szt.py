@@ -490,7 +490,8 @@ def test_distance_summary_fractions_and_medians():
 
 @pytest.fixture(scope="module")
 def book_run():
-    return ex.szt_results("book", results_dir=BOOK_RESULTS, progress=False)
+    # The book folder itself (szt_results("book") prefers a stored full run).
+    return ex.SZTResults.load(BOOK_RESULTS / "szt" / "book", expected_config=SZTConfig.for_scale("book"))
 
 
 def test_stored_book_run_loads_with_the_numbers_the_chapters_quote(book_run):
@@ -524,7 +525,7 @@ def test_stored_book_run_loads_with_the_numbers_the_chapters_quote(book_run):
 
 
 def test_editing_a_preset_makes_the_stored_run_stale(monkeypatch):
-    presets = {**SZTConfig.PRESETS, "book": {**SZTConfig.PRESETS["book"], "n_x": 11}}
+    presets = {**SZTConfig.PRESETS, **{scale: {**SZTConfig.PRESETS[scale], "n_x": 11} for scale in ("book", "full")}}
     monkeypatch.setattr(SZTConfig, "PRESETS", presets)
     with pytest.raises(StaleResultsError, match="n_x"):
         ex.szt_results("book", results_dir=BOOK_RESULTS, progress=False)
