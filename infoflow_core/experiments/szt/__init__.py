@@ -60,17 +60,33 @@ __all__ = [
 
 def dpi_epochs_of(result: NetworkResults, k: int) -> list[int | None]:
     """The epochs of ``result`` that the realization check re-estimates (``k`` of them):
-    None (the final network) first, then the most clustered measured epoch (smallest
-    I(X; T_L) of the last hidden layer), then the first measured epoch, then measured
-    epochs evenly spread over the grid; each at most once."""
+    None (the final network) first; then the end of the first fall of I(X; T_L) of the
+    last hidden layer (:func:`information_phases`: clustered inputs, where a small n_x
+    biases most), else its smallest value before the last measured epoch; then the first
+    measured epoch (the most crowded layers); then measured epochs evenly spread over the
+    grid. Each at most once, and never the last measured epoch (the final network's
+    neighbour).
+
+    >>> cfg = SZTConfig.for_scale("quick", n_epochs=100)
+    >>> r = NetworkResults(config=cfg.network("tanh"), epochs=np.arange(1, 7),
+    ...                    mi=np.array([[3.0], [5.0], [4.0], [2.0], [4.0], [1.0]]), mi_stderr=np.full((6, 1), 0.01),
+    ...                    **{f: None for f in ("h_t", "h_t_given_x", "h_bin", "mi_y", "mi_y_stderr", "loss_epochs",
+    ...                                         "train_loss", "test_loss", "train_acc", "test_acc", "hist_edges",
+    ...                                         "hist_within", "hist_between", "snapshot_epochs", "snapshots",
+    ...                                         "labels")})
+    >>> dpi_epochs_of(r, 3)  # the first fall ends at epoch 4; epoch 6 is the last measured one
+    [None, 4, 1]
+    """
     epochs = [int(e) for e in result.epochs]
-    picks: list = [None]
-    candidates = [epochs[int(np.argmin(result.mi[:, -1]))], epochs[0]]
+    falls = [p for p in information_phases(result, result.mi.shape[1]) if p["kind"] == "fall"]
+    low = int(np.argmin(result.mi[:-1, -1])) if len(epochs) > 1 else 0
+    candidates = [falls[0]["to_epoch"] if falls else epochs[low], epochs[0]]
     candidates += [epochs[i] for i in np.linspace(0, len(epochs) - 1, max(k, 2)).round().astype(int)]
+    picks: list = [None]
     for e in candidates:
         if len(picks) >= k:
             break
-        if e not in picks and e != int(result.config.n_epochs):
+        if e not in picks and e != epochs[-1] and e != int(result.config.n_epochs):
             picks.append(e)
     return picks[:k]
 
