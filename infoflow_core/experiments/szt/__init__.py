@@ -208,9 +208,12 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
     def results(n_seeds):
         seed_runs = {name: [done[(name, k)] for k in range(n_seeds)] for name in config.networks}
         deterministic_runs = [done[("deterministic", k)] for k in range(n_seeds)] if config.deterministic else []
+        # Wall time: this call's, or the jobs' own when they ran in earlier sittings (the
+        # realization check's not recorded).
+        jobs_s = sum(r.wall_time_s for runs in [*seed_runs.values(), deterministic_runs] for r in runs)
         return SZTResults(config=config if n_seeds == config.n_seeds else config.replace(n_seeds=n_seeds),
                           seed_runs=seed_runs, deterministic_runs=deterministic_runs, realizations=realizations,
-                          provenance=Provenance.now(dev, time.perf_counter() - t0))
+                          provenance=Provenance.now(dev, max(time.perf_counter() - t0, jobs_s)))
 
     if missing:
         # The seeds whose jobs are all in (and the realization check): results of their own.
