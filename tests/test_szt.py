@@ -292,7 +292,8 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
 
     def stop(*args, **kwargs):
         calls[0] += 1
-        if calls[0] == len(cfg.epochs) + 2:  # after seed 0's measured epochs, seed 1's 2nd
+        # after seed 0's measured epochs and its realization check, seed 1's 2nd measured epoch
+        if calls[0] == len(cfg.epochs) + cfg.dpi_epochs * len(cfg.dpi_n_x) + 2:
             raise KeyboardInterrupt
         return orig(*args, **kwargs)
 

@@ -427,6 +427,11 @@ def _yes(flag) -> str:
     return "yes" if flag else "no"
 
 
+#: Float rounding allowed beside the standard errors when :func:`report` checks bounds
+#: (measured: I(X; T_1) up to 4·10⁻⁸ nats above ln 4096 in the full run, standard error 4·10⁻⁹).
+ROUNDING_NATS = 1e-6
+
+
 def report(results, parts=REPORT_PARTS, *, min_accuracy: float = 0.75) -> str:
     """The text the chapters check in continuous integration: claims and counts that
     hold on any x86-64 CPU and at any thread count, not the measured digits.
@@ -439,7 +444,9 @@ def report(results, parts=REPORT_PARTS, *, min_accuracy: float = 0.75) -> str:
     tolerances):
 
     * ``networks``: per noisy network, test accuracy above ``min_accuracy``; every
-      estimate within ``[0, ln 4096]`` up to 4 standard errors; I(X; T_1) within 0.5
+      estimate within ``[0, ln 4096]`` up to 4 standard errors and :data:`ROUNDING_NATS`
+      (layer 1's collapsed estimate is exact but for float rounding, which its standard
+      error, ~10⁻⁹ nats at n_x = 1000, does not count); I(X; T_1) within 0.5
       nats of ln 4096 at every epoch (inputs far apart compared with β; the quick runs
       of five seeds stay within 0.3); how many of the layer pairs over all epochs break
       the DPI by more than 5 standard errors (none in the runs of five seeds; at 3
@@ -482,7 +489,8 @@ def report(results, parts=REPORT_PARTS, *, min_accuracy: float = 0.75) -> str:
     lines = []
     if "networks" in parts:
         for name, r in results.networks.items():
-            bounded = bool(((r.mi >= -4 * r.mi_stderr) & (r.mi <= ln_n + 4 * r.mi_stderr)).all())
+            slack = 4 * r.mi_stderr + ROUNDING_NATS
+            bounded = bool(((r.mi >= -slack) & (r.mi <= ln_n + slack)).all())
             dpi = dpi_check(r.mi, r.mi_stderr, n_sigma=5.0)
             lines += [f"{name}: test accuracy above {min_accuracy:g}: {_yes(r.test_acc[-1] > min_accuracy)}",
                       f"  0 <= I(X;T_l) <= ln 4096 (within 4 s.e.), {r.mi.shape[1]} layers x {r.mi.shape[0]} epochs: "
