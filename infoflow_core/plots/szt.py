@@ -306,9 +306,10 @@ def plot_information_plane(results: dict, *, h_y: float | None = None, other_see
     fig.update_yaxes(title_text="I(T<sub>ℓ</sub>; Y) [nats]", col=1)
     fig.update_yaxes(range=y_range)
     fig.update_layout(height=380 * rows + 80, title={"text": "The information plane of the noisy networks (SP estimates)"},
-                      # below the last row's axis titles: about 45 px down, whatever the number of rows
-                      legend={"orientation": "h", "x": 0, "y": -45 / (380 * rows - 60), "yanchor": "top"},
-                      margin={"b": 90})
+                      # below the last row's axis titles: about 65 px under the plot area (its height is
+                      # the figure's less the default top margin and this bottom one), whatever the rows
+                      legend={"orientation": "h", "x": 0, "y": -65 / (380 * rows + 80 - 100 - 100), "yanchor": "top"},
+                      margin={"b": 100})
     return fig
 
 
