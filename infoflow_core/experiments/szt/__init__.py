@@ -43,7 +43,7 @@ from .measure import (choose_n_mc, choose_n_mc_given_x, collapse_realizations, d
                       estimate_label_information,
                       histogram_edges, measure_deterministic, measure_noisy)
 from .results import DeterministicResults, DPIResults, NetworkResults, SZTResults
-from .status import describe_job, run_jobs, run_status
+from .status import describe_job, job_type, run_jobs, run_status
 from .training import build_model, train_network
 
 __all__ = [
@@ -159,10 +159,9 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
 
     def job(item):
         name, k = item
-        cls, measure = ((DeterministicResults, measure_deterministic) if name == "deterministic"
-                        else (NetworkResults, measure_noisy))
+        measure = measure_deterministic if name == "deterministic" else measure_noisy
         cfg = config.network(name, k)
-        return stored_or_run(f"{name}/seed{k}", cls, cfg,
+        return stored_or_run(f"{name}/seed{k}", job_type(name), cfg,
                              lambda: measure(cfg, data, dev, progress=progress, checkpoints=checkpoints))
 
     def realization_check(tanh):

@@ -13,7 +13,7 @@ from .._jobs import JobStore
 from .config import SZTConfig
 from .results import DeterministicResults, DPIResults, NetworkResults
 
-__all__ = ["run_jobs", "describe_job", "run_status"]
+__all__ = ["run_jobs", "job_type", "describe_job", "run_status"]
 
 
 def run_jobs(config: SZTConfig) -> list[tuple[str, int]]:
@@ -26,6 +26,15 @@ def run_jobs(config: SZTConfig) -> list[tuple[str, int]]:
     """
     names = list(config.networks) + (["deterministic"] if config.deterministic else [])
     return [(name, k) for k in range(config.n_seeds) for name in names]
+
+
+def job_type(name: str) -> type:
+    """The results type of job ``name`` (a network of :func:`run_jobs`).
+
+    >>> job_type("deterministic").__name__, job_type("tanh").__name__
+    ('DeterministicResults', 'NetworkResults')
+    """
+    return DeterministicResults if name == "deterministic" else NetworkResults
 
 
 def _epochs_where(flags: np.ndarray, epochs: np.ndarray) -> str:
@@ -90,9 +99,8 @@ def run_status(config: SZTConfig, out) -> str:
     finished, hours, left = 0, 0.0, []
     jobs = run_jobs(config)
     for name, k in jobs:
-        cls = DeterministicResults if name == "deterministic" else NetworkResults
         key = f"{name}/seed{k}"
-        result = store.load(key, cls, config=config.network(name, k)) if store is not None else None
+        result = store.load(key, job_type(name), config=config.network(name, k)) if store is not None else None
         if result is not None:
             finished += 1
             hours += result.wall_time_s / 3600
