@@ -34,7 +34,7 @@ from ...data.szt import szt_data
 from ...results import Provenance, load_or_run
 from .._common import Experiment, resolve_device, run_sharded
 from .._jobs import IncompleteRun
-from .analysis import (bin_centres, compression_over_seeds, compression_summary, describe_network, distance_summary,
+from .analysis import (bin_centres, compression_over_seeds, compression_summary, describe_network, describe_seeds, distance_summary,
                        dpi_check, hbin_correlations, information_phases, label_entropy, linear_conditional_entropy, overfitting_onset,
                        phases_over_seeds, plane_phases, binned_plane_phases, report, REPORT_PARTS)
 from .config import (DETERMINISTIC_BIN_SIZES, NETWORK_ACTIVATIONS, NETWORKS, QUICK_SEED, NetworkConfig, SZTConfig,
@@ -53,7 +53,7 @@ __all__ = [
     "estimate_label_information", "collapse_realizations", "choose_n_mc", "choose_n_mc_given_x",
     "dpi_epochs_of", "histogram_edges", "measure_noisy",
     "measure_deterministic", "dpi_realizations", "compression_summary", "compression_over_seeds", "overfitting_onset", "hbin_correlations",
-    "bin_centres", "distance_summary", "dpi_check", "plane_phases", "information_phases", "phases_over_seeds", "binned_plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "report", "REPORT_PARTS",
+    "bin_centres", "distance_summary", "dpi_check", "plane_phases", "information_phases", "phases_over_seeds", "binned_plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "describe_seeds", "report", "REPORT_PARTS",
     "run_szt", "szt_results", "run_jobs", "run_status", "describe_job", "EXPERIMENT",
 ]
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 __all__ = ["compression_summary", "overfitting_onset", "hbin_correlations", "bin_centres", "distance_summary",
-           "dpi_check", "plane_phases", "information_phases", "phases_over_seeds", "binned_plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "report", "REPORT_PARTS"]
+           "dpi_check", "plane_phases", "information_phases", "phases_over_seeds", "binned_plane_phases", "label_entropy", "linear_conditional_entropy", "describe_network", "describe_seeds", "report", "REPORT_PARTS"]
 
 
 #: Float rounding of the estimates, in nats (measured: I(X; T_1) up to 4·10⁻⁸ nats above
@@ -432,6 +432,54 @@ def describe_network(result) -> str:
     rise = overfitting_onset(result.loss_epochs, result.test_loss)
     lines.append(f"  test loss: min {rise['min_test_loss']:.3f} at epoch {rise['min_epoch']}, "
                  f"{rise['final_test_loss']:.3f} at the end; rises: {rise['rises']}")
+    return "\n".join(lines)
+
+
+def describe_seeds(runs, *, layer: int = 5) -> str:
+    """One network's runs over seeds, a few lines per seed, then the counts: final test
+    accuracy and the test loss's minimum (:func:`overfitting_onset`); per layer, the
+    largest fall of I(X; T_ℓ) in nats, starred where it compresses
+    (:func:`compression_summary`); the phases of I(X; T_layer) (:func:`information_phases`);
+    the layers whose information-plane trajectory shows fitting then compression
+    (:func:`plane_phases`). Seeds are numbered by their index in ``runs``.
+
+    Like :func:`describe_network`, these digits are printed, not checked.
+
+    Parameters
+    ----------
+    runs : sequence of NetworkResults
+        One network's runs (``SZTResults.seed_runs[name]``), with ``mi_y`` for the plane.
+    layer : int
+        The layer whose phases are listed (counts from 1; default 5, the paper's).
+    """
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs must hold at least one NetworkResults, got none")
+    n_l = runs[0].n_layers
+    if not 1 <= layer <= n_l:
+        raise ValueError(f"layer must be in 1..{n_l}, got {layer}")
+    plane = all(getattr(r, "mi_y", None) is not None and r.mi_y.size for r in runs)
+    comp = [[compression_summary(r, ell) for ell in range(1, n_l + 1)] for r in runs]
+    fit_comp = [[(lambda p: p["fitting"] and p["compression_after_fit"])(plane_phases(r, ell))
+                 for ell in range(1, n_l + 1)] for r in runs] if plane else None
+    lines = [f"{runs[0].name}, {len(runs)} seed{'s' if len(runs) != 1 else ''} (* compresses)"]
+    for k, r in enumerate(runs):
+        rise = overfitting_onset(r.loss_epochs, r.test_loss)
+        lines.append(f"seed {k}: test accuracy {r.test_acc[-1]:.3f}; test loss lowest {rise['min_test_loss']:.3f} "
+                     f"at epoch {rise['min_epoch']}, {rise['final_test_loss']:.3f} at the end")
+        lines.append("  largest fall of I(X;T), nats: " + ", ".join(
+            f"T{c['layer']} {c['fall']:.2f}{'*' if c['compresses'] else ''}" for c in comp[k]))
+        phases = information_phases(r, layer)
+        lines.append(f"  T{layer}: " + (", ".join(f"{p['kind']} {p['from_epoch']}→{p['to_epoch']} ({p['change']:+.2f})"
+                                                  for p in phases) or "no rise or fall beyond the thresholds"))
+        if plane:
+            both = [f"T{ell + 1}" for ell, f in enumerate(fit_comp[k]) if f]
+            lines.append(f"  information plane, fitting then compression: {', '.join(both) or 'none'}")
+    lines.append("compresses in: " + ", ".join(
+        f"T{ell + 1} {sum(c[ell]['compresses'] for c in comp)} of {len(runs)}" for ell in range(n_l)))
+    if plane:
+        lines.append("fitting then compression in: " + ", ".join(
+            f"T{ell + 1} {sum(f[ell] for f in fit_comp)} of {len(runs)}" for ell in range(n_l)))
     return "\n".join(lines)
 
 
