@@ -92,9 +92,10 @@ def plot_information(result, *, title: str | None = None, other_seeds=()) -> go.
     fig.update_yaxes(title_text="I(X; T<sub>ℓ</sub>) [nats]", row=1, col=1)
     fig.update_yaxes(title_text="loss [nats]", row=2, col=1)
     fig.update_yaxes(title_text="H(Bin(T<sub>ℓ</sub>)), bin 10β", row=3, col=1)
-    seeds = f" ({1 + len(other_seeds)} seeds: one with ±2 s.e., the others faint)" if len(other_seeds) else ""
+    seeds = (f"<br><span style='font-size:12px'>{1 + len(other_seeds)} seeds: one with ±2 s.e., "
+             f"the others faint</span>" if len(other_seeds) else "")
     fig.update_layout(height=760, title={"text": title or f"Information flow: {_title(result)}{seeds}"},
-                      legend={"orientation": "v"}, margin={"t": 60})
+                      legend={"orientation": "v"}, margin={"t": 80 if seeds else 60})
     return fig
 
 
