@@ -2,7 +2,7 @@
 
     python -m infoflow_core EXPERIMENT [--scale S] --out DIR [--seed N] [--device D]
                                        [--set FIELD=VALUE ...] [--overwrite] [--no-progress]
-                                       [--jobs N] [--max-hours H] [--commit]
+                                       [--jobs N] [--max-hours H] [--commit [--commit-every MIN]]
 
 The output folder is checked before anything is computed; an existing stored run is
 replaced only with ``--overwrite``; files are written at the end, all at once.
@@ -19,7 +19,10 @@ job after H hours), each finished job is written to ``DIR/jobs/<job>.npz`` (smal
 curves, errors, snapshots, weights; ``DIR/jobs/config.json`` names the
 configuration), ``--commit`` commits each such file as it is written, and the same
 command in a later sitting, from a fresh clone, loads the finished jobs and runs the
-rest. When none is left, ``summary.json`` and ``arrays.npz`` are assembled from them.
+rest. ``--commit`` also commits the running job's checkpoint every ``--commit-every``
+minutes (default 30) to ``DIR/jobs/unfinished/``: a sitting cut off in the middle of a
+job loses at most that much of it, since a fresh clone goes on from the committed
+state; the job's result replaces it in git when the job finishes. When none is left, ``summary.json`` and ``arrays.npz`` are assembled from them.
 A ``DIR/jobs`` folder, once there, is always used. For example::
 
     nice python -m infoflow_core szt --scale full --out book/results/szt/full --max-hours 2 --commit
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import inspect
 import json
 import os
@@ -135,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--max-hours", type=_positive_float, default=None, metavar="H",
                            help="start no job after H hours (finished jobs stay in DIR/jobs)")
             p.add_argument("--commit", action="store_true",
-                           help="git-commit each finished job's file in DIR/jobs as it is written")
+                           help="git-commit each finished job's file in DIR/jobs as it is written, and the "
+                                "running job's checkpoint every --commit-every minutes (DIR/jobs/unfinished; "
+                                "a fresh clone goes on from it)")
+            p.add_argument("--commit-every", type=_positive_minutes, default=30.0, metavar="MIN",
+                           help="minutes between two commits of the running job's checkpoint with --commit "
+                                "(default 30)")
         if get_experiment(name).status is not None:
             p.add_argument("--status", action="store_true",
                            help="print where the run in --out stands (finished jobs, checkpoints, what is left) "
@@ -161,6 +170,7 @@ def _number(kind: type, minimum: float, what: str):
 
 _non_negative_int = _number(int, 0, "a non-negative integer")
 _positive_float = _number(float, 1e-300, "a positive number of hours")
+_positive_minutes = _number(float, 1e-300, "a positive number of minutes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,16 +241,6 @@ def _run(experiment, config, device, out, args, *, rank: int) -> int:
     t0 = time.perf_counter()
     kwargs = {}
     assemble = getattr(args, "assemble", False)
-    if experiment.resumable and not assemble:
-        from .experiments import Checkpoints
-
-        folder = Path(args.out) / "checkpoints"
-        kwargs["checkpoints"] = _bound_store(Checkpoints, folder, config, args, rank)
-        if kwargs["checkpoints"] is None:
-            return 2
-        done = kwargs["checkpoints"].keys()
-        if done and rank == 0:
-            print(f"resuming from {len(done)} checkpoint(s) in {folder}", file=sys.stderr)
     jobs_folder = Path(args.out) / "jobs"
     if hasattr(args, "jobs") and (args.jobs is not None or args.max_hours is not None or args.commit
                                   or jobs_folder.is_dir() or assemble):
@@ -254,6 +254,22 @@ def _run(experiment, config, device, out, args, *, rank: int) -> int:
         found = kwargs["jobs"].keys()
         if found and rank == 0:
             print(f"{len(found)} finished job(s) in {jobs_folder}: {', '.join(found)}", file=sys.stderr)
+    if experiment.resumable and not assemble:
+        from .experiments import Checkpoints
+
+        folder = Path(args.out) / "checkpoints"
+        store = Checkpoints
+        if kwargs.get("jobs") is not None:  # a fresh clone goes on from a job's committed checkpoint
+            from .experiments._jobs import CommittedCheckpoints
+
+            store = functools.partial(CommittedCheckpoints, jobs=kwargs["jobs"],
+                                      every_s=60.0 * args.commit_every if kwargs["commit"] else float("inf"))
+        kwargs["checkpoints"] = _bound_store(store, folder, config, args, rank)
+        if kwargs["checkpoints"] is None:
+            return 2
+        done = kwargs["checkpoints"].keys()
+        if done and rank == 0:
+            print(f"resuming from {len(done)} checkpoint(s) in {folder}", file=sys.stderr)
     from .experiments._jobs import IncompleteRun
 
     try:

@@ -227,3 +227,65 @@ def test_chapters_read_the_finished_seeds_of_the_full_run(tmp_path):
     stale.save(tmp_path / "szt" / "full", overwrite=True)
     with pytest.raises(StaleResultsError):
         load_or_run(ex.EXPERIMENT, SZTConfig.for_scale("book"), results_dir=tmp_path)
+
+
+def test_a_job_cut_off_goes_on_from_its_committed_checkpoint(tmp_path, capsys, monkeypatch):
+    """--commit also commits the running job's checkpoint (every --commit-every minutes):
+    a sitting killed after the job's first measured epoch leaves that state in git, a
+    fresh clone's --status shows it, the next sitting resumes from it (not from the
+    start), the result equals an uninterrupted run's, and the job's commit deletes it."""
+    from infoflow_core.__main__ import main
+    from infoflow_core.experiments._jobs import CommittedCheckpoints
+
+    def repo_at(path):
+        git = lambda *a: subprocess.run(["git", "-C", str(path), *a], check=True, capture_output=True,  # noqa: E731
+                                        text=True)
+        git("config", "user.email", "t@example.org")
+        git("config", "user.name", "t")
+        return git
+
+    (tmp_path / "repo").mkdir()
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    git = repo_at(tmp_path / "repo")
+    cfg = {**TINY, "n_seeds": 1, "dpi": False, "deterministic": False}
+    sets = [a for k, v in cfg.items() for a in ("--set", f"{k}={json.dumps(v)}")]
+    args = lambda out: ["szt", "--scale", "quick", "--out", str(out), "--device", "cpu", "--no-progress", *sets]  # noqa: E731
+    ck_key = f"tanh/seed{SZTConfig.for_scale('quick', **cfg).network('tanh', 0).seed}"
+    committed = f"full/jobs/unfinished/{ck_key.replace('/', '--')}.pt"
+
+    save = CommittedCheckpoints.save
+
+    def save_then_die(self, key, state):  # the machine goes away after the first measured epoch
+        save(self, key, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CommittedCheckpoints, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        main([*args(tmp_path / "repo" / "full"), "--commit", "--commit-every", "1e-9"])
+    monkeypatch.undo()
+    assert git("ls-files").stdout.split() == ["full/jobs/config.json", committed]
+    assert f"job {ck_key} under way" in git("log", "--format=%s").stdout
+    first_epoch_s = torch.load(tmp_path / "repo" / committed, weights_only=True)["done"]["rows"][0]["seconds"]
+
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "repo"), str(tmp_path / "clone")], check=True)
+    clone = repo_at(tmp_path / "clone")
+    assert not (tmp_path / "clone" / "full" / "checkpoints").exists()
+    capsys.readouterr()
+    assert main([*args(tmp_path / "clone" / "full"), "--status"]) == 0
+    assert "tanh/seed0: under way, 1 of 2 measured epochs in its committed checkpoint" in capsys.readouterr().out
+    assert main([*args(tmp_path / "clone" / "full"), "--commit"]) == 0
+    assert "resuming from 1 checkpoint(s)" in capsys.readouterr().err
+    assert clone("ls-files").stdout.split() == ["full/jobs/config.json", "full/jobs/tanh--seed0.npz"]
+    assert clone("log", "-1", "--format=%s").stdout.startswith("SZTConfig run: job tanh/seed0 finished")
+    assert clone("status", "--porcelain", "--", "full/jobs").stdout == ""
+    assert not (tmp_path / "clone" / "full" / "jobs" / "unfinished").exists()
+
+    resumed = ex.SZTResults.load(tmp_path / "clone" / "full")
+    assert resumed.networks["tanh"].measure_seconds[0] == np.float32(first_epoch_s)  # not measured again
+
+    assert main(args(tmp_path / "plain")) == 0  # one uninterrupted run
+    a, b = ex.SZTResults.load(tmp_path / "plain").arrays(), resumed.arrays()
+    assert a.keys() == b.keys()
+    assert [k for k in a if not k.endswith("measure_seconds") and not np.array_equal(a[k], b[k])] == []
+    with pytest.raises(SystemExit):
+        main([*args(tmp_path / "x"), "--commit", "--commit-every", "0"])

@@ -7,7 +7,10 @@ committed), tied to the run's configuration hash like :class:`~._common.Checkpoi
 a sitting runs a few jobs (``--jobs N`` or ``--max-hours H`` on the command line),
 commits them, and the next sitting, from a fresh clone, loads them and goes on with
 the rest. The unfinished job's per-epoch checkpoint (``DIR/checkpoints``, not
-committed) still lets an interrupted job resume on the same machine.
+committed) lets an interrupted job resume on the same machine; with
+:class:`CommittedCheckpoints` its latest state is also committed every half hour or
+so (``DIR/unfinished``), so that a sitting cut off in the middle of a long job
+loses at most that much of it, and a fresh clone goes on from there.
 
 >>> import tempfile
 >>> from infoflow_core.experiments.binning import BinningConfig
@@ -38,9 +41,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import ExperimentConfig, bind_folder
+import torch
 
-__all__ = ["JobStore", "JobBudget", "IncompleteRun"]
+from ._common import Checkpoints, ExperimentConfig, bind_folder
+
+__all__ = ["JobStore", "JobBudget", "IncompleteRun", "CommittedCheckpoints"]
 
 
 class IncompleteRun(Exception):
@@ -173,17 +178,124 @@ class JobStore:
             kw["config"] = config
         return cls(**{k: v for k, v in kw.items() if k in names})
 
-    def commit(self, key: str) -> bool:
-        """``git add`` and ``git commit`` job ``key``'s file and ``config.json`` (only
-        those paths), when ``folder`` is inside a git work tree; False otherwise."""
-        paths = [str(self.path(key)), str(self.folder / "config.json")]
+    def unfinished_path(self, key: str) -> Path:
+        """Where the committed state of unfinished job ``key`` (a checkpoint key, e.g.
+        ``"tanh/seed2000"``) is kept: ``<folder>/unfinished/<key with / as -->.pt``."""
+        if not key or any(part in ("", ".", "..") for part in key.split("/")) or "--" in key:
+            raise ValueError(f"key must be a relative name like 'tanh/seed0', got {key!r}")
+        return self.folder / "unfinished" / f"{key.replace('/', '--')}.pt"
+
+    def load_unfinished(self, key: str) -> dict | None:
+        """The committed state of unfinished job ``key`` (see :meth:`keep_unfinished`), or None."""
+        path = self.unfinished_path(key)
+        return torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
+
+    def keep_unfinished(self, key: str, checkpoint: Path) -> bool:
+        """Copy the checkpoint file of unfinished job ``key`` to :meth:`unfinished_path`
+        (atomically) and ``git commit`` that path alone; True when committed."""
+        path = self.unfinished_path(key)
+        path.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
         try:
-            top = subprocess.run(["git", "-C", str(self.folder), "rev-parse", "--show-toplevel"], capture_output=True,
-                                 text=True, check=True).stdout.strip()
-            subprocess.run(["git", "-C", top, "add", "--", *paths], check=True, capture_output=True)
-            msg = f"{type(self.config).__name__} run: job {key} finished (config hash {self.config.hash})"
+            with open(checkpoint, "rb") as src, open(tmp, "wb") as dst:
+                dst.write(src.read())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return self._git_commit([path, self.folder / "config.json"],
+                                f"{type(self.config).__name__} run: job {key} under way, its checkpoint "
+                                f"(config hash {self.config.hash})")
+
+    def commit(self, key: str, *, unfinished: str | None = None) -> bool:
+        """``git add`` and ``git commit`` job ``key``'s file and ``config.json`` (only
+        those paths), when ``folder`` is inside a git work tree; False otherwise. With
+        ``unfinished`` (the job's checkpoint key), its committed state
+        (:meth:`keep_unfinished`) is deleted in the same commit."""
+        paths = [self.path(key), self.folder / "config.json"]
+        if unfinished is not None:
+            gone = self.unfinished_path(unfinished)
+            if gone.is_file():
+                gone.unlink()
+                try:
+                    gone.parent.rmdir()  # when it was the last one
+                except OSError:
+                    pass
+            if self._tracked(gone):
+                paths.append(gone)
+        return self._git_commit(paths, f"{type(self.config).__name__} run: job {key} finished "
+                                       f"(config hash {self.config.hash})")
+
+    def _top(self) -> str:
+        return subprocess.run(["git", "-C", str(self.folder), "rev-parse", "--show-toplevel"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    def _tracked(self, path: Path) -> bool:
+        try:
+            return bool(subprocess.run(["git", "-C", self._top(), "ls-files", "--", str(path.resolve())],
+                                       capture_output=True, text=True, check=True).stdout.strip())
+        except (OSError, subprocess.CalledProcessError):
+            return False
+
+    def _git_commit(self, paths, msg: str) -> bool:
+        """``git add`` then ``git commit`` of ``paths`` only (others staged are left
+        alone); False when ``folder`` is not in a git work tree or git fails."""
+        paths = [str(Path(p).resolve()) for p in paths]
+        try:
+            top = self._top()
+            subprocess.run(["git", "-C", top, "add", "-A", "--", *paths], check=True, capture_output=True)
             subprocess.run(["git", "-C", top, "commit", "-q", "-m", msg, "--", *paths], check=True,
                            capture_output=True)
             return True
         except (OSError, subprocess.CalledProcessError):
             return False
+
+
+class CommittedCheckpoints(Checkpoints):
+    """:class:`~._common.Checkpoints` of a run with a :class:`JobStore` whose running
+    job's state also goes into git: at most every ``every_s`` seconds the state just
+    saved is copied to ``jobs.unfinished_path(key)`` and committed there
+    (:meth:`JobStore.keep_unfinished`). :meth:`load` falls back on that committed
+    state when this machine has no checkpoint of its own (a fresh clone), so the next
+    sitting goes on from where the last commit left the job, not from its start. The
+    committed state is deleted when the job's result is committed
+    (``JobStore.commit(key, unfinished=...)``).
+
+    Parameters
+    ----------
+    folder, config
+        As for :class:`~._common.Checkpoints`.
+    jobs : JobStore
+    every_s : float
+        Seconds between two commits of a job's state (the first comes ``every_s`` after
+        this object is made).
+    """
+
+    def __init__(self, folder, config: ExperimentConfig, *, jobs: JobStore, every_s: float = 1800.0):
+        if not (isinstance(every_s, (int, float)) and every_s >= 0):
+            raise ValueError(f"every_s must be a non-negative number of seconds, got {every_s!r}")
+        super().__init__(folder, config)
+        self.jobs, self.every_s = jobs, float(every_s)
+        self._last: dict[str, float] = {}
+        self._t0 = time.monotonic()
+
+    def load(self, key: str) -> dict | None:
+        """This machine's last state for ``key``, else the committed one, else None."""
+        state = super().load(key)
+        return state if state is not None else self.jobs.load_unfinished(key)
+
+    def keys(self) -> list[str]:
+        """Keys with a saved state, here or committed, sorted."""
+        folder = self.jobs.folder / "unfinished"
+        committed = [p.stem.replace("--", "/") for p in folder.glob("*.pt")] if folder.is_dir() else []
+        return sorted(set(super().keys()) | set(committed))
+
+    def save(self, key: str, state: dict) -> None:
+        """Store ``state`` as :class:`~._common.Checkpoints` does; commit it when
+        ``every_s`` have passed since the last commit of ``key``."""
+        super().save(key, state)
+        now = time.monotonic()
+        if now - self._last.get(key, self._t0) >= self.every_s:
+            self.jobs.keep_unfinished(key, self._path(key))
+            self._last[key] = now

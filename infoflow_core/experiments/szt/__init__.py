@@ -120,7 +120,9 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
         Progress bars.
     checkpoints : Checkpoints, optional
         Save each run after every measured epoch (keys ``<network>/seed<seed>``) and
-        each realization check when done (``dpi/<epoch>``); continue from them.
+        each realization check when done (``dpi/<epoch>``); continue from them. A
+        :class:`~infoflow_core.experiments._jobs.CommittedCheckpoints` also commits
+        the running job's state now and then.
     jobs : JobStore, optional
         Finished jobs (keys ``<network>/seed<k>``, ``deterministic/seed<k>``,
         ``dpi/<epoch or final>``, k the seed index): loaded instead of run, and every
@@ -130,7 +132,8 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
         :class:`~infoflow_core.experiments._jobs.IncompleteRun` is raised after the
         budget's jobs are saved.
     commit : bool
-        ``git commit`` each job file as it is saved (:meth:`JobStore.commit`).
+        ``git commit`` each job file as it is saved (:meth:`JobStore.commit`), deleting
+        the job's committed checkpoint in the same commit.
 
     Returns
     -------
@@ -140,7 +143,7 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
     dev = resolve_device(device)
     data = szt_data(config.seed)
 
-    def stored_or_run(key, cls, cfg, run):
+    def stored_or_run(key, cls, cfg, run, checkpoint_key):
         """The job's stored result, else its run when the budget allows (saved), else None."""
         if jobs is not None:
             found = jobs.load(key, cls, config=cfg)
@@ -154,15 +157,16 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
         if jobs is not None:
             jobs.save(key, result)
             if commit:
-                jobs.commit(key)
+                jobs.commit(key, unfinished=checkpoint_key)
         return result
 
     def job(item):
         name, k = item
         measure = measure_deterministic if name == "deterministic" else measure_noisy
         cfg = config.network(name, k)
+        ck = f"{name}/seed{cfg.seed}"
         return stored_or_run(f"{name}/seed{k}", job_type(name), cfg,
-                             lambda: measure(cfg, data, dev, progress=progress, checkpoints=checkpoints))
+                             lambda: measure(cfg, data, dev, progress=progress, checkpoints=checkpoints, key=ck), ck)
 
     def realization_check(tanh):
         """The realization check of the first seed's tanh network (None per epoch not run)."""
@@ -181,7 +185,8 @@ def run_szt(config: SZTConfig, *, device=None, progress: bool = True, checkpoint
 
         epochs = dpi_epochs_of(tanh, config.dpi_epochs)
         found = run_sharded([epochs], lambda es: [
-            stored_or_run(f"dpi/{'final' if e is None else e}", DPIResults, None, lambda e=e: check(e)) for e in es])[0]
+            stored_or_run(f"dpi/{'final' if e is None else e}", DPIResults, None, lambda e=e: check(e),
+                          f"dpi/{'final' if e is None else e}") for e in es])[0]
         return epochs, found
 
     # The jobs (run_jobs): the first seed's networks, then its realization check (it needs

@@ -1,6 +1,6 @@
 """Where a long SZT run stands: its finished jobs (``DIR/jobs``), the unfinished one's
-checkpoint (``DIR/checkpoints``) and what is left, without running anything
-(``python -m infoflow_core szt --status``)."""
+checkpoint (``DIR/checkpoints``, else the one committed in ``DIR/jobs/unfinished``)
+and what is left, without running anything (``python -m infoflow_core szt --status``)."""
 
 from __future__ import annotations
 
@@ -106,10 +106,14 @@ def run_status(config: SZTConfig, out) -> str:
             hours += result.wall_time_s / 3600
             lines.append(f"{key}: finished, " + describe_job(result))
             continue
-        state = ckpt.load(f"{name}/seed{config.network(name, k).seed}") if ckpt is not None else None
+        ck_key = f"{name}/seed{config.network(name, k).seed}"
+        state = ckpt.load(ck_key) if ckpt is not None else None
+        where = "its checkpoint"
+        if state is None and store is not None:
+            state, where = store.load_unfinished(ck_key), "its committed checkpoint"
         if state is not None:
             lines.append(f"{key}: under way, {_progress(state)} of {len(config.network(name, k).epochs)} "
-                         "measured epochs in its checkpoint")
+                         f"measured epochs in {where}")
         left.append(key)
     dpi = [key for key in (store.keys() if store is not None else []) if key.startswith("dpi/")]
     for key in dpi:
