@@ -264,7 +264,7 @@ def test_a_job_cut_off_goes_on_from_its_committed_checkpoint(tmp_path, capsys, m
         main([*args(tmp_path / "repo" / "full"), "--commit", "--commit-every", "1e-9"])
     monkeypatch.undo()
     assert git("ls-files").stdout.split() == ["full/jobs/config.json", committed]
-    assert f"job {ck_key} under way" in git("log", "--format=%s").stdout
+    assert f"checkpoint {ck_key} of an unfinished job" in git("log", "--format=%s").stdout
     first_epoch_s = torch.load(tmp_path / "repo" / committed, weights_only=True)["done"]["rows"][0]["seconds"]
 
     subprocess.run(["git", "clone", "-q", str(tmp_path / "repo"), str(tmp_path / "clone")], check=True)

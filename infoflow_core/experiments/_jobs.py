@@ -205,7 +205,7 @@ class JobStore:
             if os.path.exists(tmp):
                 os.remove(tmp)
         return self._git_commit([path, self.folder / "config.json"],
-                                f"{type(self.config).__name__} run: job {key} under way, its checkpoint "
+                                f"{type(self.config).__name__} run: checkpoint {key} of an unfinished job "
                                 f"(config hash {self.config.hash})")
 
     def commit(self, key: str, *, unfinished: str | None = None) -> bool:
