@@ -128,6 +128,12 @@ def test_budget_and_store_check_their_arguments(tmp_path):
     with pytest.raises(ValueError, match="key"):
         store.path("../x")
     assert store.load("tanh/seed0", dict, config=None) is None
+    with pytest.raises(ValueError, match="key"):
+        store.unfinished_path("a--b")
+    assert store.load_unfinished("tanh/seed0") is None
+    from infoflow_core.experiments._jobs import CommittedCheckpoints
+    with pytest.raises(ValueError, match="every_s"):
+        CommittedCheckpoints(tmp_path / "ck", SZTConfig.for_scale("quick"), jobs=store, every_s=-1)
 
 
 def test_top_up_meets_the_target_and_stays_unbiased():
