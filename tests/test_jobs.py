@@ -295,3 +295,27 @@ def test_a_job_cut_off_goes_on_from_its_committed_checkpoint(tmp_path, capsys, m
     assert [k for k in a if not k.endswith("measure_seconds") and not np.array_equal(a[k], b[k])] == []
     with pytest.raises(SystemExit):
         main([*args(tmp_path / "x"), "--commit", "--commit-every", "0"])
+
+
+def test_committed_checkpoints_commit_at_most_every_every_s(tmp_path, monkeypatch):
+    """One commit per ``every_s`` seconds whatever the key: a job that starts right after
+    another's commit waits its turn; a committed state is what load falls back on."""
+    from infoflow_core.experiments import _jobs
+    from infoflow_core.experiments._jobs import CommittedCheckpoints
+
+    clock = [0.0]
+    monkeypatch.setattr(_jobs.time, "monotonic", lambda: clock[0])
+    cfg = SZTConfig.for_scale("quick")
+    store = JobStore(tmp_path / "jobs", cfg)
+    kept = []
+    monkeypatch.setattr(store, "keep_unfinished", lambda key, path: kept.append((clock[0], key)))
+    ck = CommittedCheckpoints(tmp_path / "ck", cfg, jobs=store, every_s=100.0)
+    for t, key in [(50, "a/seed1"), (100, "a/seed1"), (150, "a/seed1"), (160, "b/seed1"), (210, "b/seed1")]:
+        clock[0] = t
+        ck.save(key, {"t": t})
+    assert kept == [(100, "a/seed1"), (210, "b/seed1")]
+    assert ck.load("b/seed1") == {"t": 210} and ck.load("c/seed1") is None
+    torch.save({"t": 1}, tmp_path / "x.pt")
+    (store.folder / "unfinished").mkdir()
+    (tmp_path / "x.pt").rename(store.unfinished_path("c/seed1"))
+    assert ck.load("c/seed1") == {"t": 1} and ck.keys() == ["a/seed1", "b/seed1", "c/seed1"]

@@ -268,8 +268,8 @@ class CommittedCheckpoints(Checkpoints):
         As for :class:`~._common.Checkpoints`.
     jobs : JobStore
     every_s : float
-        Seconds between two commits of a job's state (the first comes ``every_s`` after
-        this object is made).
+        Seconds between two commits of a running job's state (the first comes
+        ``every_s`` after this object is made).
     """
 
     def __init__(self, folder, config: ExperimentConfig, *, jobs: JobStore, every_s: float = 1800.0):
@@ -277,8 +277,7 @@ class CommittedCheckpoints(Checkpoints):
             raise ValueError(f"every_s must be a non-negative number of seconds, got {every_s!r}")
         super().__init__(folder, config)
         self.jobs, self.every_s = jobs, float(every_s)
-        self._last: dict[str, float] = {}
-        self._t0 = time.monotonic()
+        self._last = time.monotonic()  # of the last commit, of any key
 
     def load(self, key: str) -> dict | None:
         """This machine's last state for ``key``, else the committed one, else None."""
@@ -293,9 +292,10 @@ class CommittedCheckpoints(Checkpoints):
 
     def save(self, key: str, state: dict) -> None:
         """Store ``state`` as :class:`~._common.Checkpoints` does; commit it when
-        ``every_s`` have passed since the last commit of ``key``."""
+        ``every_s`` have passed since the last such commit (of any key: a job that
+        starts right after another finished waits its turn)."""
         super().save(key, state)
         now = time.monotonic()
-        if now - self._last.get(key, self._t0) >= self.every_s:
+        if now - self._last >= self.every_s:
             self.jobs.keep_unfinished(key, self._path(key))
-            self._last[key] = now
+            self._last = now
