@@ -43,7 +43,7 @@ import numpy as np
 
 import torch
 
-from ._common import Checkpoints, ExperimentConfig, bind_folder
+from ._common import Checkpoints, ExperimentConfig, _atomic_write, bind_folder
 
 __all__ = ["JobStore", "JobBudget", "IncompleteRun", "CommittedCheckpoints"]
 
@@ -129,11 +129,16 @@ class JobStore:
                                   "run with the configuration they were made with, or give another --out")
         self.config = config
 
-    def path(self, key: str) -> Path:
-        """The file of job ``key``."""
+    @staticmethod
+    def _file_name(key: str) -> str:
+        """``key`` with ``/`` as ``--`` (ValueError for a key that is not a relative name)."""
         if not key or any(part in ("", ".", "..") for part in key.split("/")) or "--" in key:
             raise ValueError(f"key must be a relative name like 'tanh/seed0', got {key!r}")
-        return self.folder / f"{key.replace('/', '--')}.npz"
+        return key.replace("/", "--")
+
+    def path(self, key: str) -> Path:
+        """The file of job ``key``."""
+        return self.folder / f"{self._file_name(key)}.npz"
 
     def keys(self) -> list[str]:
         """Keys of the finished jobs, sorted."""
@@ -181,9 +186,7 @@ class JobStore:
     def unfinished_path(self, key: str) -> Path:
         """Where the committed state of unfinished job ``key`` (a checkpoint key, e.g.
         ``"tanh/seed2000"``) is kept: ``<folder>/unfinished/<key with / as -->.pt``."""
-        if not key or any(part in ("", ".", "..") for part in key.split("/")) or "--" in key:
-            raise ValueError(f"key must be a relative name like 'tanh/seed0', got {key!r}")
-        return self.folder / "unfinished" / f"{key.replace('/', '--')}.pt"
+        return self.folder / "unfinished" / f"{self._file_name(key)}.pt"
 
     def load_unfinished(self, key: str) -> dict | None:
         """The committed state of unfinished job ``key`` (see :meth:`keep_unfinished`), or None."""
@@ -195,15 +198,7 @@ class JobStore:
         (atomically) and ``git commit`` that path alone; True when committed."""
         path = self.unfinished_path(key)
         path.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            with open(checkpoint, "rb") as src, open(tmp, "wb") as dst:
-                dst.write(src.read())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        _atomic_write(path, Path(checkpoint).read_bytes())
         return self._git_commit([path, self.folder / "config.json"],
                                 f"{type(self.config).__name__} run: checkpoint {key} of an unfinished job "
                                 f"(config hash {self.config.hash})")
